@@ -1,0 +1,1 @@
+"""What both services share: image decoding and encoding, the JSON error contract, settings."""

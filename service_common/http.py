@@ -1,0 +1,60 @@
+"""Small request and response helpers shared by both services' ``app.py``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, request
+
+from service_common.errors import ApiError, register_error_handlers
+from service_common.settings import Settings
+
+# Room for the form fields beside the largest accepted upload(s).
+_MULTIPART_SLACK = 1024 * 1024
+
+
+def configure_app(app: Flask, settings: Settings, uploads: int = 1) -> None:
+    """Apply what every service needs: settings, body limit, JSON errors."""
+    app.extensions["settings"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = uploads * settings.max_upload_bytes + _MULTIPART_SLACK
+    app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024  # text fields; above the parser chunk
+    register_error_handlers(app)
+
+
+def read_upload(name: str, *, required: bool = True) -> bytes | None:
+    """The bytes of multipart file field ``name``; 400 if it is required and absent."""
+    if not (request.mimetype or "").startswith("multipart/form-data"):
+        raise ApiError(400, "not_multipart",
+                       f"Send the image as multipart/form-data with a file field '{name}'.")
+    upload = request.files.get(name)
+    if upload is None:
+        if name in request.form:
+            raise ApiError(400, "bad_field",
+                           f"'{name}' must be sent as a file upload, not as a text field.")
+        if required:
+            raise ApiError(400, "missing_field", f"The request has no '{name}' file field.")
+        return None
+    return upload.read()
+
+
+class StageTimer:
+    """Collects per-stage durations for the ``Server-Timing`` header."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time the body of a ``with`` block as stage ``name``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - start
+
+    def header(self) -> str:
+        """The ``Server-Timing`` header value, durations in milliseconds."""
+        return ", ".join(f"{name};dur={seconds * 1000:.1f}"
+                         for name, seconds in self.stages.items())

@@ -1,0 +1,68 @@
+"""Parsing and range-checking of form parameters shared by both services."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+
+from service_common.errors import ApiError
+
+
+def form_number(form: Mapping[str, str], name: str, default: float, low: float, high: float,
+                *, integer: bool = False) -> float | int:
+    """Read ``name`` from ``form`` as a number in [low, high], or raise a 400 ``ApiError``."""
+    raw = form.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value: float | int = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "an integer" if integer else "a number"
+        raise ApiError(400, "bad_parameter",
+                       f"'{name}' must be {kind}, got {raw[:40]!r}.") from None
+    if not low <= value <= high or value != value:  # value != value: NaN
+        raise ApiError(400, "bad_parameter",
+                       f"'{name}' must be between {low:g} and {high:g}, got {raw[:40]}.")
+    return value
+
+
+@dataclass(frozen=True)
+class TrimapParams:
+    """Detection and trimap parameters, named the same in both services."""
+
+    score_threshold: float = 0.6
+    fg_threshold: float = 0.9
+    bg_threshold: float = 0.1
+    kernel_size: int = 5
+    erode_iterations: int = 10
+    dilate_iterations: int = 10
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, str]) -> TrimapParams:
+        """Parse and range-check the parameters a request sent; absent ones keep defaults."""
+        defaults = cls()
+        params = cls(
+            score_threshold=form_number(form, "score_threshold", defaults.score_threshold, 0, 1),
+            fg_threshold=form_number(form, "fg_threshold", defaults.fg_threshold, 0, 1),
+            bg_threshold=form_number(form, "bg_threshold", defaults.bg_threshold, 0, 1),
+            kernel_size=form_number(form, "kernel_size", defaults.kernel_size, 1, 51,
+                                    integer=True),
+            erode_iterations=form_number(form, "erode_iterations", defaults.erode_iterations,
+                                         0, 50, integer=True),
+            dilate_iterations=form_number(form, "dilate_iterations",
+                                          defaults.dilate_iterations, 0, 50, integer=True),
+        )
+        if params.bg_threshold >= params.fg_threshold:
+            raise ApiError(400, "bad_parameter",
+                           f"'bg_threshold' ({params.bg_threshold:g}) must be below "
+                           f"'fg_threshold' ({params.fg_threshold:g}).")
+        return params
+
+    def to_form(self) -> dict[str, str]:
+        """The parameters as form fields, to pass on to the segmentation service."""
+        return {name: str(value) for name, value in asdict(self).items()}
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The form field names."""
+        return tuple(f.name for f in fields(cls))

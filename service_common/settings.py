@@ -1,0 +1,74 @@
+"""Settings of both services: defaults, then environment variables, then a test mapping.
+
+The environment variable names are part of the project's interface (README lists them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a service reads from its environment, once, at start-up."""
+
+    segmentation_url: str = "http://127.0.0.1:3000"
+    segmenter: str = "auto"  # auto | maskrcnn | selfie
+    matter: str = "auto"  # auto | fba | closed-form
+    maskrcnn_weights: str = ""  # empty: models/ then the torch hub cache
+    fba_weights: str = ""  # empty: models/FBA.pth
+    device: str = "auto"  # auto | cpu | cuda
+    maskrcnn_min_size: int = 800  # shorter side the detector sees
+    maskrcnn_max_size: int = 1333
+    max_upload_bytes: int = 25 * 1024 * 1024
+    max_image_pixels: int = 40_000_000
+    segmentation_connect_timeout: float = 3.0
+    segmentation_read_timeout: float = 60.0
+    backgrounds_dir: str = str(PROJECT_ROOT / "backgrounds")
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None,
+             environ: Mapping[str, str] | None = None) -> Settings:
+        """Defaults, then ``environ`` (upper-case names), then ``overrides`` (field names)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = environ.get(field.name.upper())
+            if raw is not None and raw != "":
+                values[field.name] = _parse(field.name, raw, type(field.default))
+        settings = dataclasses.replace(cls(), **values)
+        if overrides:
+            settings = dataclasses.replace(settings, **dict(overrides))
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the variable whose value cannot work."""
+        choices = {"segmenter": ("auto", "maskrcnn", "selfie"),
+                   "matter": ("auto", "fba", "closed-form"), "device": ("auto", "cpu", "cuda")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name.upper()}={getattr(self, name)!r}; use one of "
+                                 + ", ".join(allowed))
+        for name in ("max_upload_bytes", "max_image_pixels", "maskrcnn_min_size",
+                     "maskrcnn_max_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name.upper()} must be positive")
+
+
+def _parse(name: str, raw: str, kind: type) -> Any:
+    try:
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+    except ValueError:
+        raise ValueError(f"{name.upper()}={raw!r} is not a {kind.__name__}") from None
+    return raw
