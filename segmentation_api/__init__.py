@@ -1,0 +1,8 @@
+"""Segmentation service: people → person probability → trimap.
+
+``flask --app segmentation_api run -p 3000`` finds ``create_app`` here.
+"""
+
+from segmentation_api.app import create_app
+
+__all__ = ["create_app"]

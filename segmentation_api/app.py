@@ -1,0 +1,100 @@
+"""HTTP shell of the segmentation service: parse, call the pipeline, encode."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+
+from segmentation_api.pipeline import TrimapResult, segment_to_trimap
+from segmentation_api.segmenters import PersonSegmenter, load_segmenter
+from service_common.errors import ApiError
+from service_common.http import StageTimer, configure_app, read_upload
+from service_common.images import decode_image, encode_image
+from service_common.params import TrimapParams
+from service_common.settings import Settings
+
+log = logging.getLogger(__name__)
+bp = Blueprint("segmentation", __name__)
+
+
+def _segmenter() -> PersonSegmenter:
+    return current_app.extensions["segmenter"]
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _run(timer: StageTimer) -> TrimapResult:
+    settings: Settings = current_app.extensions["settings"]
+    data = read_upload("image")
+    params = TrimapParams.from_form(request.form)
+    with timer.stage("decode"):
+        image = decode_image(data, max_bytes=settings.max_upload_bytes,
+                             max_pixels=settings.max_image_pixels)
+    result = segment_to_trimap(_segmenter(), image.rgb, params, timer)
+    if result.people == 0 and not _truthy(request.form.get("allow_empty")):
+        raise ApiError(422, "no_person", "No person was found in the image "
+                       f"(segmenter '{_segmenter().name}', score_threshold "
+                       f"{params.score_threshold:g}). Send allow_empty=true to get an "
+                       "all-background answer instead.")
+    return result
+
+
+def _png_response(pixels: np.ndarray, result: TrimapResult, timer: StageTimer) -> Response:
+    with timer.stage("encode"):
+        body = encode_image(pixels, "png")
+    response = Response(body, mimetype="image/png")
+    response.headers["X-People-Count"] = str(result.people)
+    response.headers["X-Segmenter"] = _segmenter().name
+    response.headers["Server-Timing"] = timer.header()
+    return response
+
+
+@bp.post("/trimap")
+def trimap() -> Response:
+    """The trimap of the uploaded ``image``: one-channel PNG, 0/128/255, at the input's size."""
+    timer = StageTimer()
+    result = _run(timer)
+    return _png_response(result.trimap, result, timer)
+
+
+@bp.post("/mask")
+def mask() -> Response:
+    """The person probability of the uploaded ``image`` as an 8-bit one-channel PNG."""
+    timer = StageTimer()
+    result = _run(timer)
+    pixels = np.clip(result.probability * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return _png_response(pixels, result, timer)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """The process is alive."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    """The model is loaded and answering."""
+    return jsonify(status="ready", segmenter=_segmenter().name)
+
+
+def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
+    """Build the segmentation service; loads and warms its model once, here."""
+    if not isinstance(settings, Settings):
+        settings = Settings.load(settings)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app = Flask(__name__)
+    configure_app(app, settings)
+    segmenter = load_segmenter(settings)
+    segmenter.segment(np.zeros((64, 64, 3), np.uint8), score_threshold=1.0)  # warm-up
+    app.extensions["segmenter"] = segmenter
+    app.register_blueprint(bp)
+    log.info("segmentation service ready with segmenter %s", segmenter.name)
+    return app

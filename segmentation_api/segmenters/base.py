@@ -1,0 +1,30 @@
+"""The interface every person segmenter implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class PersonSegmentation:
+    """``probability``: float32 H×W in [0, 1], at the input's size; ``people``: how many found."""
+
+    probability: np.ndarray
+    people: int
+
+
+class PersonSegmenter(Protocol):
+    """Owns one model; keeps no per-request state; safe to call from several threads."""
+
+    name: str
+
+    def segment(self, image_rgb: np.ndarray, *, score_threshold: float) -> PersonSegmentation:
+        """Person probability of every pixel of an RGB uint8 H×W×3 image."""
+        ...
+
+
+class SegmenterUnavailable(RuntimeError):
+    """A backend cannot load (weights missing or wrong); the message says how to fix it."""

@@ -1,0 +1,93 @@
+"""Mask R-CNN person segmenter: torchvision ``maskrcnn_resnet50_fpn`` with its COCO weights."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.models import resnet50
+from torchvision.models.detection import MaskRCNN, MaskRCNN_ResNet50_FPN_Weights
+from torchvision.models.detection._utils import overwrite_eps
+from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
+from torchvision.ops.misc import FrozenBatchNorm2d
+
+from models import MASKRCNN_COCO, candidate_paths
+from segmentation_api.segmenters.base import PersonSegmentation, SegmenterUnavailable
+
+log = logging.getLogger(__name__)
+
+COCO_CATEGORIES: list[str] = MaskRCNN_ResNet50_FPN_Weights.COCO_V1.meta["categories"]
+PERSON_LABEL = COCO_CATEGORIES.index("person")
+NUM_CLASSES = len(COCO_CATEGORIES)  # 91, background and the "N/A" gaps included
+
+
+def build_maskrcnn(*, min_size: int = 800, max_size: int = 1333) -> MaskRCNN:
+    """Mask R-CNN v1 exactly as torchvision builds it for its COCO weights, randomly initialised.
+
+    ResNet-50 with ``FrozenBatchNorm2d``, FPN on layers 2–4 (three trainable layers, as for a
+    trained model), 91 classes. ``min_size``/``max_size`` set the size the detector sees.
+    """
+    backbone = resnet50(weights=None, norm_layer=FrozenBatchNorm2d)
+    backbone = _resnet_fpn_extractor(backbone, 3)
+    return MaskRCNN(backbone, num_classes=NUM_CLASSES, min_size=min_size, max_size=max_size)
+
+
+def find_weights(configured: str = "") -> Path:
+    """The COCO weights file: ``configured`` if set, else models/ then the torch hub cache."""
+    candidates = candidate_paths(MASKRCNN_COCO, configured)
+    for path in candidates:
+        if path.is_file():
+            return path
+    looked = ", ".join(str(p) for p in candidates)
+    raise SegmenterUnavailable(
+        f"Mask R-CNN weights not found (looked at {looked}). "
+        f"Download them with: {MASKRCNN_COCO.fetch_command}")
+
+
+def load_maskrcnn(path: Path, *, min_size: int = 800, max_size: int = 1333) -> MaskRCNN:
+    """Build Mask R-CNN, load ``path`` strictly on the CPU, set eps as torchvision does, eval."""
+    model = build_maskrcnn(min_size=min_size, max_size=max_size)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state, strict=True)
+    except Exception as exc:
+        raise SegmenterUnavailable(
+            f"{path} is not a usable Mask R-CNN COCO state dict ({str(exc).splitlines()[0]}). "
+            f"Download the published file with: {MASKRCNN_COCO.fetch_command}") from exc
+    overwrite_eps(model, 0.0)
+    return model.eval()
+
+
+class MaskRCNNSegmenter:
+    """People from Mask R-CNN: the per-pixel maximum of every kept person's mask probability."""
+
+    name = "maskrcnn"
+
+    def __init__(self, model: MaskRCNN, device: torch.device):
+        self.model = model.to(device)
+        self.device = device
+
+    @classmethod
+    def from_settings(cls, settings, device: torch.device) -> MaskRCNNSegmenter:
+        """Load the weights the settings point at; raises ``SegmenterUnavailable``."""
+        path = find_weights(settings.maskrcnn_weights)
+        log.info("loading Mask R-CNN weights from %s", path)
+        model = load_maskrcnn(path, min_size=settings.maskrcnn_min_size,
+                              max_size=settings.maskrcnn_max_size)
+        return cls(model, device)
+
+    def segment(self, image_rgb: np.ndarray, *, score_threshold: float = 0.6) -> PersonSegmentation:
+        """Person probability (float32 H×W) and the number of people with score ≥ threshold."""
+        height, width = image_rgb.shape[:2]
+        with torch.inference_mode():
+            tensor = torch.from_numpy(image_rgb).to(self.device).permute(2, 0, 1)
+            detections = self.model([tensor.float().div_(255.0)])[0]
+            person = detections["labels"] == PERSON_LABEL
+            keep = person & (detections["scores"] >= score_threshold)
+            masks = detections["masks"][keep, 0]  # people × H × W, probabilities at input size
+            if masks.shape[0] == 0:
+                return PersonSegmentation(np.zeros((height, width), np.float32), 0)
+            probability = masks.amax(dim=0).float().cpu().numpy()
+        return PersonSegmentation(np.ascontiguousarray(probability), int(masks.shape[0]))

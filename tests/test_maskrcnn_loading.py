@@ -1,0 +1,86 @@
+"""Mask R-CNN loading path, with random weights saved to a file (real weights cannot be fetched)."""
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from models import MASKRCNN_COCO
+from segmentation_api.segmenters import SegmenterUnavailable, load_segmenter
+from segmentation_api.segmenters.maskrcnn import (
+    PERSON_LABEL,
+    MaskRCNNSegmenter,
+    build_maskrcnn,
+    load_maskrcnn,
+)
+from service_common.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def random_weights(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / MASKRCNN_COCO.filename
+    torch.save(build_maskrcnn().state_dict(), path)
+    return path
+
+
+def test_person_is_found_by_name():
+    assert PERSON_LABEL == 1
+
+
+def test_state_dict_matches_torchvision_coco_layout(random_weights):
+    state = torch.load(random_weights, map_location="cpu", weights_only=True)
+    assert "backbone.body.conv1.weight" in state
+    assert "roi_heads.mask_predictor.mask_fcn_logits.weight" in state
+    assert state["roi_heads.box_predictor.cls_score.weight"].shape == (91, 1024)
+    assert not any(key.endswith("num_batches_tracked") for key in state)  # frozen batch norm
+
+
+def test_random_weights_load_strictly_and_segment(random_weights):
+    settings = Settings.load({"segmenter": "maskrcnn", "maskrcnn_weights": str(random_weights),
+                              "maskrcnn_min_size": 128, "maskrcnn_max_size": 160})
+    segmenter = load_segmenter(settings)
+    assert isinstance(segmenter, MaskRCNNSegmenter)
+    image = np.random.default_rng(1).integers(0, 255, (70, 90, 3), dtype=np.uint8)
+    kept = segmenter.segment(image, score_threshold=0.0)
+    assert kept.probability.shape == (70, 90) and kept.probability.dtype == np.float32
+    assert kept.probability.min() >= 0.0 and kept.probability.max() <= 1.0
+    none = segmenter.segment(image, score_threshold=1.01)
+    assert none.people == 0 and not none.probability.any()
+    assert kept.people >= none.people
+
+
+def test_loaded_weights_are_the_file(random_weights):
+    model = load_maskrcnn(random_weights)
+    saved = torch.load(random_weights, map_location="cpu", weights_only=True)
+    key = "roi_heads.mask_head.0.0.weight"
+    assert torch.equal(model.state_dict()[key], saved[key])
+    assert not model.training
+
+
+def test_missing_file_fails_at_start_up_naming_file_and_command(tmp_path):
+    missing = tmp_path / "nowhere.pth"
+    with pytest.raises(SegmenterUnavailable) as error:
+        load_segmenter(Settings.load({"segmenter": "maskrcnn", "maskrcnn_weights": str(missing)}))
+    assert str(missing) in str(error.value)
+    assert "python -m models fetch maskrcnn" in str(error.value)
+
+
+def test_wrong_file_fails_naming_file(tmp_path):
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"backbone.body.conv1.weight": torch.zeros(3)}, wrong)
+    with pytest.raises(SegmenterUnavailable) as error:
+        load_segmenter(Settings.load({"segmenter": "maskrcnn", "maskrcnn_weights": str(wrong)}))
+    assert str(wrong) in str(error.value) and "fetch maskrcnn" in str(error.value)
+
+
+def test_auto_falls_back_to_the_embedded_model_and_says_so(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    settings = Settings.load({"segmenter": "auto",
+                              "maskrcnn_weights": str(tmp_path / "absent.pth")})
+    segmenter = load_segmenter(settings)
+    assert segmenter.name == "selfie"
+    assert "Mask R-CNN unavailable" in caplog.text and "selfie" in caplog.text
