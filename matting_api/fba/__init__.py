@@ -1,0 +1,130 @@
+"""FBA Matting: build or load the network and matte one image with a trimap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .inputs import (
+    TRIMAP_BACKGROUND,
+    TRIMAP_FOREGROUND,
+    crop_to,
+    distance_channels,
+    network_inputs,
+    pad_to_multiple,
+    two_channel_trimap,
+)
+from .network import FBANet, WSConv2d, fold_weight_standardisation
+
+__all__ = [
+    "FBACheckpointError",
+    "FBANet",
+    "WSConv2d",
+    "build_fba",
+    "crop_to",
+    "distance_channels",
+    "fold_weight_standardisation",
+    "load_fba",
+    "network_inputs",
+    "pad_to_multiple",
+    "predict_fba",
+    "two_channel_trimap",
+]
+
+
+class FBACheckpointError(RuntimeError):
+    """An FBA weights file is missing, unreadable, or does not fit the network."""
+
+
+def build_fba() -> FBANet:
+    """A randomly initialised FBA network (11 encoder input channels), in training mode."""
+    return FBANet()
+
+
+def load_fba(path: str | Path, device: str | torch.device = "cpu") -> FBANet:
+    """Load ``FBA.pth`` strictly, fold weight standardisation, and return the model in eval mode.
+
+    Args:
+        path: the state dict file (keys ``encoder.*`` and ``decoder.*``).
+        device: where to put the model.
+
+    Raises:
+        FBACheckpointError: the file is missing, is not a state dict, or its keys or shapes do
+            not match the network; the message names the file and keeps the underlying error.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FBACheckpointError(f"FBA weights file not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise FBACheckpointError(f"cannot read FBA weights file {path}: {exc}") from exc
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise FBACheckpointError(
+            f"FBA weights file {path} does not hold a state dict (name -> tensor), "
+            f"got {type(state).__name__}"
+        )
+    model = FBANet()
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise FBACheckpointError(
+            f"FBA weights file {path} does not fit the network: {exc}"
+        ) from exc
+    fold_weight_standardisation(model)
+    return model.eval().to(device)
+
+
+def predict_fba(
+    model: FBANet,
+    image_rgb_u8: np.ndarray,
+    trimap_u8: np.ndarray,
+    autocast_dtype: torch.dtype | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Matte one image.
+
+    The inputs are padded to multiples of 8 (image by reflection, trimap with "unknown") and the
+    outputs cropped back. Known regions of the trimap are enforced on the result.
+
+    Args:
+        model: an :class:`FBANet` (normally from :func:`load_fba`), already in eval mode.
+        image_rgb_u8: ``(H, W, 3)`` uint8 RGB.
+        trimap_u8: ``(H, W)`` uint8 trimap: 0 background, 255 foreground, other values unknown.
+        autocast_dtype: e.g. ``torch.bfloat16`` to run the convolutions under autocast; the
+            final F/B/alpha fusion always runs in float32. ``None`` (default) runs in float32.
+
+    Returns:
+        ``(alpha (H, W) float32 in [0, 1], foreground (H, W, 3) float32 RGB in [0, 1])``; alpha
+        is 0 where the trimap is 0 and 1 where it is 255, where the foreground is the image.
+
+    Raises:
+        ValueError: if the image or trimap has the wrong dtype or shape.
+    """
+    height, width = trimap_u8.shape[:2] if isinstance(trimap_u8, np.ndarray) else (0, 0)
+    inputs = network_inputs(image_rgb_u8, trimap_u8)
+    device = next(model.parameters()).device
+    tensors = [torch.from_numpy(array).to(device) for array in inputs]
+    with (
+        torch.inference_mode(),
+        torch.autocast(
+            device_type=device.type,
+            dtype=autocast_dtype if autocast_dtype is not None else torch.bfloat16,
+            enabled=autocast_dtype is not None,
+        ),
+    ):
+        output = model(*tensors)
+    output = output[0].float().cpu().numpy().transpose(1, 2, 0)
+    output = crop_to(output, height, width)
+
+    alpha = np.ascontiguousarray(output[..., 0], dtype=np.float32)
+    foreground = np.ascontiguousarray(output[..., 1:4], dtype=np.float32)
+    known_bg = trimap_u8 == TRIMAP_BACKGROUND
+    known_fg = trimap_u8 == TRIMAP_FOREGROUND
+    alpha[known_bg] = 0.0
+    alpha[known_fg] = 1.0
+    foreground[known_fg] = image_rgb_u8[known_fg].astype(np.float32) / 255.0
+    return alpha, foreground
