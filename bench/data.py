@@ -29,12 +29,19 @@ def iou(predicted: np.ndarray, truth: np.ndarray) -> float:
 
 
 def _boundary(mask: np.ndarray) -> np.ndarray:
+    """Pixels within one pixel of the mask's edge, on either side (dilation minus erosion)."""
     mask = mask.astype(np.uint8)
-    return (mask - cv2.erode(mask, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)) > 0
+    square = np.ones((3, 3), np.uint8)
+    return (cv2.dilate(mask, square) - cv2.erode(mask, square,
+                                                  borderType=cv2.BORDER_REPLICATE)) > 0
 
 
 def boundary_f_score(predicted: np.ndarray, truth: np.ndarray, tolerance: int = 3) -> float:
-    """F-score of boundary pixels matched within ``tolerance`` pixels (precision and recall)."""
+    """F-score of boundary pixels matched within a disc of radius ``tolerance`` pixels.
+
+    With this boundary definition, MediaPipe's selfie probability ≥ 0.5 scores 0.646 on
+    portraits-dev, the reference figure in ../shared/data/README.md.
+    """
     edge_p, edge_t = _boundary(predicted), _boundary(truth)
     if not edge_p.any() and not edge_t.any():
         return 1.0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import ROOT, Service
+from service_common.launcher import ROOT, Service
 
 EXAMPLES = ROOT / "examples"
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -21,6 +21,16 @@ def astronaut_png() -> bytes:
 def segmentation_service():
     """The segmentation service with the embedded selfie backend, one process per session."""
     service = Service("segmentation_api", {"SEGMENTER": "selfie"}).start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def matting_service(segmentation_service):
+    """The matting service with the embedded closed-form backend, talking to the session's
+    segmentation service."""
+    service = Service("matting_api", {"MATTER": "closed-form",
+                                      "SEGMENTATION_URL": segmentation_service.url}).start()
     yield service
     service.stop()
 

@@ -1,4 +1,4 @@
-"""Start the services as real processes on 127.0.0.1 for tests and benchmarks."""
+"""Start the services as local processes on 127.0.0.1: for the demo, tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # the project folder
 
 
 def free_port() -> int:
@@ -22,6 +22,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:``port``."""
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 @dataclass
@@ -41,6 +48,9 @@ class Service:
     def start(self, timeout: float = 180.0) -> Service:
         """Start the process and wait until ``/readyz`` answers 200."""
         self.port = self.port or free_port()
+        if port_in_use(self.port):
+            raise RuntimeError(f"port {self.port} is already in use; stop what listens there "
+                               f"before starting {self.app}")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         handle, name = tempfile.mkstemp(prefix=f"{self.app}-", suffix=".log")
         os.close(handle)

@@ -1,0 +1,1 @@
+"""Clients of the matting service: single images and folders, and video."""

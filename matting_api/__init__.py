@@ -1,0 +1,8 @@
+"""Matting service: alpha matting and compositing over a chosen background.
+
+``flask --app matting_api run -p 5000`` finds ``create_app`` here.
+"""
+
+from matting_api.app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,90 @@
+"""Backgrounds and compositing (pure numpy and OpenCV).
+
+Conventions: images are RGB uint8 H×W×3; alpha is float32 H×W in [0, 1]; foreground colours are
+float32 H×W×3 in [0, 1].
+"""
+
+from __future__ import annotations
+
+import re
+
+import cv2
+import numpy as np
+
+_HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
+
+
+def parse_colour(text: str) -> tuple[int, int, int]:
+    """``#rrggbb`` or ``#rgb`` → (r, g, b); raises ``ValueError`` for anything else."""
+    if not _HEX_COLOUR.match(text):
+        raise ValueError(f"{text!r} is not a colour of the form #rrggbb")
+    digits = text[1:]
+    if len(digits) == 3:
+        digits = "".join(2 * d for d in digits)
+    return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
+
+
+def solid(colour: tuple[int, int, int], height: int, width: int) -> np.ndarray:
+    """An RGB uint8 H×W×3 image of one colour."""
+    return np.broadcast_to(np.array(colour, np.uint8), (height, width, 3)).copy()
+
+
+def cover(image_rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Scale ``image_rgb`` to cover height×width keeping its aspect ratio, then centre-crop."""
+    src_h, src_w = image_rgb.shape[:2]
+    scale = max(height / src_h, width / src_w)
+    new_w, new_h = max(width, round(src_w * scale)), max(height, round(src_h * scale))
+    if (new_h, new_w) != (src_h, src_w):
+        shrinking = scale < 1.0
+        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+        image_rgb = cv2.resize(image_rgb, (new_w, new_h), interpolation=interpolation)
+    top, left = (new_h - height) // 2, (new_w - width) // 2
+    return np.ascontiguousarray(image_rgb[top:top + height, left:left + width])
+
+
+def blurred_background(image_rgb: np.ndarray, alpha: np.ndarray,
+                       strength: float = 0.02) -> np.ndarray:
+    """The photo's own background, blurred, without the person's colours bleeding into it.
+
+    A normalised convolution: blur(image · (1 − alpha)) / blur(1 − alpha), with a Gaussian whose
+    sigma is ``strength`` × the image diagonal. Where almost no background is near, the plainly
+    blurred image is used.
+    """
+    height, width = alpha.shape
+    sigma = max(1.0, strength * float(np.hypot(height, width)))
+    weight = (1.0 - alpha).astype(np.float32)[:, :, None]
+    image = image_rgb.astype(np.float32)
+    numerator = cv2.GaussianBlur(image * weight, (0, 0), sigma)
+    denominator = cv2.GaussianBlur(weight, (0, 0), sigma)
+    if denominator.ndim == 2:
+        denominator = denominator[:, :, None]
+    plain = cv2.GaussianBlur(image, (0, 0), sigma)
+    usable = denominator > 1e-3
+    blurred = np.where(usable, numerator / np.maximum(denominator, 1e-3), plain)
+    return np.clip(blurred + 0.5, 0, 255).astype(np.uint8)
+
+
+def composite(foreground: np.ndarray, alpha: np.ndarray, background_rgb: np.ndarray) -> np.ndarray:
+    """alpha·F + (1 − alpha)·B in float, rounded once to RGB uint8 H×W×3.
+
+    Args:
+        foreground: float32 H×W×3 in [0, 1].
+        alpha: float32 H×W in [0, 1].
+        background_rgb: uint8 H×W×3.
+    """
+    if foreground.shape[:2] != alpha.shape or background_rgb.shape[:2] != alpha.shape:
+        raise ValueError("foreground, alpha and background must share height and width")
+    a = alpha[:, :, None].astype(np.float32)
+    mixed = a * (foreground.astype(np.float32) * 255.0) + (1.0 - a) * background_rgb
+    return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+
+
+def cutout(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """RGBA uint8 H×W×4: the foreground colours with the matte as their alpha channel."""
+    rgb = np.clip(foreground * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.dstack([rgb, to_uint8(alpha)])
+
+
+def to_uint8(values: np.ndarray) -> np.ndarray:
+    """Float in [0, 1] → uint8, rounded."""
+    return np.clip(values * 255.0 + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,87 @@
+"""The matting service's one connection to the segmentation service."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import requests
+from PIL import Image
+from requests.adapters import HTTPAdapter
+
+from service_common.errors import ApiError
+from service_common.params import TrimapParams
+
+
+@dataclass(frozen=True)
+class RemoteTrimap:
+    """A trimap (uint8 H×W, 0/128/255) and what the segmentation service said about it."""
+
+    trimap: np.ndarray
+    people: int
+    segmenter: str
+    server_timing: str
+
+
+class SegmentationClient:
+    """One pooled HTTP session to ``base_url`` with connect and read timeouts; every failure
+    becomes an ``ApiError`` (502 bad answer, 503 unreachable, 504 too slow) that says which
+    service failed."""
+
+    def __init__(self, base_url: str, connect_timeout: float, read_timeout: float,
+                 pool_size: int = 16):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (connect_timeout, read_timeout)
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def trimap(self, image_bytes: bytes, params: TrimapParams, *,
+               allow_empty: bool) -> RemoteTrimap:
+        """Send the original upload once and return its trimap."""
+        form = params.to_form() | {"allow_empty": "true" if allow_empty else "false"}
+        try:
+            response = self.session.post(f"{self.base_url}/trimap", files={"image": image_bytes},
+                                         data=form, timeout=self.timeout)
+        except requests.Timeout:
+            raise ApiError(504, "segmentation_timeout",
+                           f"The segmentation service at {self.base_url} did not answer within "
+                           f"{self.timeout[1]:g} s.") from None
+        except requests.ConnectionError:
+            raise ApiError(503, "segmentation_unavailable",
+                           f"The segmentation service at {self.base_url} cannot be reached.",
+                           {"Retry-After": "5"}) from None
+        if response.status_code != 200:
+            raise self._error_from(response)
+        try:
+            trimap = np.asarray(Image.open(io.BytesIO(response.content)).convert("L"))
+        except Exception:
+            raise ApiError(502, "segmentation_bad_answer",
+                           "The segmentation service answered something that is not a PNG "
+                           "trimap.") from None
+        return RemoteTrimap(trimap, int(response.headers.get("X-People-Count", "0")),
+                            response.headers.get("X-Segmenter", "unknown"),
+                            response.headers.get("Server-Timing", ""))
+
+    def _error_from(self, response: requests.Response) -> ApiError:
+        try:
+            error = response.json()["error"]
+            code, message = str(error["code"]), str(error["message"])
+        except Exception:
+            code, message = "unknown", response.text[:200]
+        if response.status_code < 500:
+            # The client's own mistake (bad image, parameter, no person): pass it on as it is.
+            return ApiError(response.status_code, code, message)
+        status = 503 if response.status_code == 503 else 502
+        return ApiError(status, "segmentation_failed",
+                        f"The segmentation service failed ({response.status_code} {code}: "
+                        f"{message}).")
+
+    def ready(self) -> bool:
+        """Whether the segmentation service answers ``/readyz`` quickly."""
+        try:
+            return self.session.get(f"{self.base_url}/readyz", timeout=(1.0, 2.0)).ok
+        except requests.RequestException:
+            return False

@@ -1,0 +1,45 @@
+"""Start both services, write examples/astronaut.png over green and as a cutout into out/, stop.
+
+Run through scripts/demo.sh, which sets up the virtual environment first.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from client.remove_background import MattingClient, MattingError, process_file
+from service_common.launcher import ROOT, Service
+
+SEGMENTATION_PORT, MATTING_PORT = 3000, 5000
+
+
+def main() -> int:
+    out = ROOT / "out"
+    out.mkdir(exist_ok=True)
+    source = ROOT / "examples" / "astronaut.png"
+    segmentation = Service("segmentation_api", port=SEGMENTATION_PORT)
+    matting = Service("matting_api", {"SEGMENTATION_URL": f"http://127.0.0.1:{SEGMENTATION_PORT}"},
+                      port=MATTING_PORT)
+    try:
+        print("starting the segmentation service on :3000 and the matting service on :5000")
+        segmentation.start()
+        matting.start()
+        client = MattingClient(matting.url)
+        jobs = [("astronaut-green.png", "green", "composite"),
+                ("astronaut-cutout.png", "transparent", "cutout")]
+        for name, background, output in jobs:
+            target: Path = out / name
+            process_file(client, source, target, fmt="png", background=background, output=output)
+            print(f"wrote {target.relative_to(ROOT)}")
+    except (MattingError, RuntimeError) as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        matting.stop()
+        segmentation.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The matters: closed-form on a synthetic soft edge, FBA's loading path with random weights."""
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from matting_api.fba import build_fba
+from matting_api.matters import MatterUnavailable, load_matter
+from matting_api.matters.base import region
+from matting_api.matters.closed_form import ClosedFormMatter
+from service_common.settings import Settings
+
+
+def soft_edge_scene(height=60, width=80):
+    """A red person over a textured blue background, with a known soft left-to-right edge."""
+    columns = np.clip((np.arange(width) - 30) / 20.0, 0, 1)
+    alpha = np.tile(columns, (height, 1)).astype(np.float32)
+    rng = np.random.default_rng(3)
+    foreground = np.zeros((height, width, 3), np.float32)
+    foreground[..., 0] = 0.9
+    background = np.zeros((height, width, 3), np.float32)
+    background[..., 2] = 0.6 + 0.3 * rng.random((height, width))
+    image = alpha[..., None] * foreground + (1 - alpha[..., None]) * background
+    trimap = np.full((height, width), 128, np.uint8)
+    trimap[:, :25] = 0
+    trimap[:, 55:] = 255
+    return (image * 255 + 0.5).astype(np.uint8), trimap, alpha
+
+
+def test_closed_form_recovers_a_soft_edge():
+    image, trimap, truth = soft_edge_scene()
+    matte = ClosedFormMatter().matte(image, trimap)
+    assert matte.alpha.dtype == np.float32 and matte.alpha.shape == truth.shape
+    assert np.abs(matte.alpha - truth).mean() < 0.05
+    assert np.all(matte.alpha[trimap == 0] == 0) and np.all(matte.alpha[trimap == 255] == 1)
+    # Recovered foreground colour in the soft band is red, not the blue it was mixed with.
+    band = (truth > 0.3) & (truth < 0.9)
+    assert matte.foreground[band][:, 0].mean() > 0.7
+    assert matte.foreground[band][:, 2].mean() < 0.3
+
+
+def test_closed_form_without_unknown_pixels_returns_the_trimap():
+    image = np.zeros((20, 20, 3), np.uint8)
+    trimap = np.zeros((20, 20), np.uint8)
+    trimap[5:15, 5:15] = 255
+    matte = ClosedFormMatter().matte(image, trimap)
+    assert np.array_equal(matte.alpha, (trimap == 255).astype(np.float32))
+
+
+def test_region_grows_and_clips():
+    mask = np.zeros((50, 40), bool)
+    mask[10:20, 30:35] = True
+    rows, cols = region(mask, 8)
+    assert (rows.start, rows.stop, cols.start, cols.stop) == (2, 28, 22, 40)
+    assert region(np.zeros((5, 5), bool), 3) is None
+
+
+def test_matter_rejects_bad_input():
+    with pytest.raises(ValueError):
+        ClosedFormMatter().matte(np.zeros((10, 10), np.uint8), np.zeros((10, 10), np.uint8))
+    with pytest.raises(ValueError):
+        ClosedFormMatter().matte(np.zeros((10, 10, 3), np.uint8), np.zeros((9, 10), np.uint8))
+
+
+@pytest.fixture(scope="module")
+def fba_weights(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "FBA.pth"
+    torch.save(build_fba().state_dict(), path)
+    return path
+
+
+@pytest.mark.slow
+def test_fba_backend_with_random_weights(fba_weights):
+    matter = load_matter(Settings.load({"matter": "fba", "fba_weights": str(fba_weights)}))
+    assert matter.name == "fba"
+    image, trimap, _ = soft_edge_scene(45, 61)  # sides not multiples of 8
+    matte = matter.matte(image, trimap)
+    assert matte.alpha.shape == (45, 61) and matte.foreground.shape == (45, 61, 3)
+    assert matte.alpha.min() >= 0 and matte.alpha.max() <= 1
+    assert np.all(matte.alpha[trimap == 0] == 0) and np.all(matte.alpha[trimap == 255] == 1)
+    opaque = trimap == 255
+    assert np.allclose(matte.foreground[opaque], image[opaque] / 255.0)
+
+
+def test_explicit_fba_without_weights_fails_naming_file_and_command(tmp_path):
+    missing = tmp_path / "FBA.pth"
+    with pytest.raises(MatterUnavailable) as error:
+        load_matter(Settings.load({"matter": "fba", "fba_weights": str(missing)}))
+    assert str(missing) in str(error.value) and "python -m models fetch fba" in str(error.value)
+
+
+def test_auto_falls_back_to_closed_form_and_says_so(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    matter = load_matter(Settings.load({"matter": "auto",
+                                        "fba_weights": str(tmp_path / "none.pth")}))
+    assert matter.name == "closed-form"
+    assert "FBA unavailable" in caplog.text

@@ -1,0 +1,175 @@
+"""The matting service end to end: both services as real processes, embedded backends."""
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from service_common.launcher import ROOT, Service
+
+pytestmark = pytest.mark.slow
+
+GREEN = np.array([0, 177, 64])
+
+
+def matte(service, image: bytes, timeout: float = 120, files=None, **form) -> requests.Response:
+    return requests.post(service.url + "/matte", files={"image": image, **(files or {})},
+                         data=form, timeout=timeout)
+
+
+def decoded(response: requests.Response) -> np.ndarray:
+    assert response.status_code == 200, response.text
+    return np.asarray(Image.open(io.BytesIO(response.content)))
+
+
+@pytest.fixture(scope="module")
+def astronaut_rgb(astronaut_png):
+    return np.asarray(Image.open(io.BytesIO(astronaut_png)).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def green_composite(matting_service, astronaut_png):
+    return matte(matting_service, astronaut_png)
+
+
+def test_composite_is_green_in_the_corner_and_unchanged_on_the_face(green_composite,
+                                                                     astronaut_rgb):
+    assert green_composite.headers["X-Matter"] == "closed-form"
+    assert green_composite.headers["X-Segmenter"] == "selfie"
+    timing = green_composite.headers["Server-Timing"]
+    assert all(f"{stage};dur=" in timing for stage in ("segmentation", "matting", "compositing"))
+    result = decoded(green_composite)
+    assert result.shape == astronaut_rgb.shape
+    assert np.all(result[:40, :40] == GREEN)
+    assert np.array_equal(result[110:140, 210:240], astronaut_rgb[110:140, 210:240])
+
+
+def test_cutout_is_transparent_in_the_corner_and_opaque_on_the_face(matting_service,
+                                                                     astronaut_png):
+    rgba = decoded(matte(matting_service, astronaut_png, output="cutout"))
+    assert rgba.shape == (512, 512, 4)
+    assert np.all(rgba[:40, :40, 3] == 0)
+    assert np.all(rgba[110:140, 210:240, 3] == 255)
+
+
+def test_transparent_background_and_alpha_output_agree(matting_service, astronaut_png):
+    rgba = decoded(matte(matting_service, astronaut_png, background="transparent"))
+    alpha = decoded(matte(matting_service, astronaut_png, output="alpha"))
+    assert alpha.shape == (512, 512)
+    assert np.array_equal(rgba[..., 3], alpha)
+    soft = np.count_nonzero((alpha > 10) & (alpha < 245))
+    assert soft > 500, "the matte should have soft edges, not only 0 and 255"
+
+
+def test_colour_and_uploaded_background(matting_service, astronaut_png):
+    red = decoded(matte(matting_service, astronaut_png, background="#ff0000", format="jpeg"))
+    assert red[5, 5, 0] > 240 and red[5, 5, 1:].max() < 20
+    wide = np.zeros((100, 400, 3), np.uint8)
+    wide[:, :200] = (0, 0, 255)
+    wide[:, 200:] = (255, 255, 0)
+    buffer = io.BytesIO()
+    Image.fromarray(wide).save(buffer, format="PNG")
+    result = decoded(matte(matting_service, astronaut_png,
+                           files={"background": ("bg.png", buffer.getvalue())}))
+    # Covered and centre-cropped: the left edge is blue, the right edge yellow.
+    assert tuple(result[5, 5]) == (0, 0, 255) and tuple(result[5, 506]) == (255, 255, 0)
+
+
+def test_uploaded_trimap_skips_segmentation(matting_service, astronaut_png):
+    trimap = np.zeros((512, 512), np.uint8)
+    trimap[100:400, 150:350] = 128
+    trimap[150:350, 200:300] = 255
+    buffer = io.BytesIO()
+    Image.fromarray(trimap).save(buffer, format="PNG")
+    response = matte(matting_service, astronaut_png, output="alpha",
+                     files={"trimap": ("t.png", buffer.getvalue())})
+    alpha = decoded(response)
+    assert response.headers["X-Segmenter"] == "uploaded-trimap"
+    assert np.all(alpha[trimap == 0] == 0) and np.all(alpha[trimap == 255] == 255)
+
+
+def test_no_person(matting_service):
+    buffer = io.BytesIO()
+    Image.new("RGB", (160, 120), (30, 60, 200)).save(buffer, format="PNG")
+    empty = buffer.getvalue()
+    refused = matte(matting_service, empty)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "no_person"
+    original = decoded(matte(matting_service, empty, if_no_person="original"))
+    assert np.all(original == (30, 60, 200))
+    background_only = decoded(matte(matting_service, empty, if_no_person="empty"))
+    assert np.all(background_only == GREEN)
+
+
+@pytest.mark.parametrize(("form", "code"), [
+    ({"background": "../../etc/passwd"}, "bad_background"),
+    ({"background": "#12345"}, "bad_background"),
+    ({"background": "nosuchname"}, "bad_background"),
+    ({"output": "hologram"}, "bad_parameter"),
+    ({"format": "gif"}, "bad_parameter"),
+    ({"output": "cutout", "format": "jpeg"}, "bad_parameter"),
+    ({"fg_threshold": "2"}, "bad_parameter"),
+])
+def test_bad_parameters(matting_service, astronaut_png, form, code):
+    response = matte(matting_service, astronaut_png, **form)
+    assert response.status_code == 400 and response.json()["error"]["code"] == code
+
+
+def test_not_an_image_is_415(matting_service):
+    response = matte(matting_service, b"just some text\n" * 10)
+    assert response.status_code == 415
+
+
+def test_backgrounds_listing_has_green_first(matting_service):
+    names = [b["name"] for b in requests.get(matting_service.url + "/backgrounds",
+                                             timeout=5).json()["backgrounds"]]
+    assert names[0] == "green" and len(names) >= 2
+
+
+def test_cli_writes_the_same_files(matting_service, tmp_path, green_composite):
+    source = ROOT / "examples" / "astronaut.png"
+    for name, extra in (("green.png", []), ("cutout.webp", ["--output", "cutout"])):
+        done = subprocess.run([sys.executable, "-m", "client.remove_background", str(source),
+                               str(tmp_path / name), "--server", matting_service.url, *extra],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    written = np.asarray(Image.open(tmp_path / "green.png"))
+    assert np.array_equal(written, decoded(green_composite))
+    assert Image.open(tmp_path / "cutout.webp").mode == "RGBA"
+
+
+def test_cli_folder_mode_and_failure_exit(matting_service, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.png").write_bytes((ROOT / "examples" / "astronaut.png").read_bytes())
+    (folder / "b.jpg").write_bytes(b"not a jpeg")
+    done = subprocess.run([sys.executable, "-m", "client.remove_background", str(folder),
+                           str(tmp_path / "out"), "--server", matting_service.url],
+                          cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 1
+    assert (tmp_path / "out" / "a.png").is_file() and not (tmp_path / "out" / "b.png").exists()
+    assert "not an image" in done.stderr
+
+
+def test_segmentation_down_is_503_then_recovers(astronaut_png):
+    segmentation = Service("segmentation_api", {"SEGMENTER": "selfie"}).start()
+    matting = Service("matting_api", {"MATTER": "closed-form",
+                                      "SEGMENTATION_URL": segmentation.url,
+                                      "SEGMENTATION_CONNECT_TIMEOUT": "2"}).start()
+    try:
+        assert matte(matting, astronaut_png).status_code == 200
+        segmentation.stop()
+        down = matte(matting, astronaut_png, timeout=10)
+        assert down.status_code == 503
+        assert down.json()["error"]["code"] == "segmentation_unavailable"
+        assert "segmentation service" in down.json()["error"]["message"]
+        assert requests.get(matting.url + "/readyz", timeout=5).status_code == 503
+        segmentation.start()  # the same port again
+        assert matte(matting, astronaut_png).status_code == 200
+        assert matting.alive()
+    finally:
+        matting.stop()
+        segmentation.stop()
