@@ -14,6 +14,7 @@ from matting_api.backgrounds import load_library, parse_background
 from matting_api.matters import Matter, load_matter
 from matting_api.pipeline import NO_PERSON_CHOICES, OUTPUTS, MatteJob, run_matting
 from matting_api.segmentation_client import SegmentationClient
+from service_common.device import configure_threads
 from service_common.errors import ApiError
 from service_common.http import StageTimer, configure_app, read_upload
 from service_common.images import ENCODE_FORMATS, decode_image, encode_image, mimetype
@@ -126,6 +127,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     configure_app(app, settings, uploads=3)
     matter = load_matter(settings)
+    threads = configure_threads(settings.threads)
     warm_image = np.zeros((32, 32, 3), np.uint8)
     warm_trimap = np.zeros((32, 32), np.uint8)
     warm_trimap[8:24, 8:24] = 128
@@ -137,6 +139,6 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
         settings.segmentation_url, settings.segmentation_connect_timeout,
         settings.segmentation_read_timeout)
     app.register_blueprint(bp)
-    log.info("matting service ready with matter %s, segmentation at %s", matter.name,
-             settings.segmentation_url)
+    log.info("matting service ready with matter %s, %d threads, segmentation at %s",
+             matter.name, threads, settings.segmentation_url)
     return app

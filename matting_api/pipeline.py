@@ -50,6 +50,7 @@ def _trimap(job: MatteJob, segmentation: SegmentationClient, timer: StageTimer,
         remote = segmentation.trimap(job.image_bytes, job.params,
                                      allow_empty=job.if_no_person != "error")
     info["X-Segmenter"] = remote.segmenter
+    timer.add_remote(remote.server_timing, "seg-")
     if remote.trimap.shape != job.image.rgb.shape[:2]:
         raise ApiError(502, "segmentation_bad_answer",
                        f"The segmentation service answered a {remote.trimap.shape} trimap for "

@@ -11,6 +11,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from segmentation_api.pipeline import TrimapResult, segment_to_trimap
 from segmentation_api.segmenters import PersonSegmenter, load_segmenter
+from service_common.device import configure_threads
 from service_common.errors import ApiError
 from service_common.http import StageTimer, configure_app, read_upload
 from service_common.images import decode_image, encode_image
@@ -93,8 +94,10 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     configure_app(app, settings)
     segmenter = load_segmenter(settings)
+    threads = configure_threads(settings.threads)
     segmenter.segment(np.zeros((64, 64, 3), np.uint8), score_threshold=1.0)  # warm-up
     app.extensions["segmenter"] = segmenter
     app.register_blueprint(bp)
-    log.info("segmentation service ready with segmenter %s", segmenter.name)
+    log.info("segmentation service ready with segmenter %s, %d threads", segmenter.name,
+             threads)
     return app

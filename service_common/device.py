@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+
 import torch
 
 
@@ -12,3 +16,42 @@ def select_device(setting: str) -> torch.device:
     if setting == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("DEVICE=cuda but torch sees no CUDA device")
     return torch.device(setting)
+
+
+PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def select_autocast(setting: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for a network (None: plain float32).
+
+    ``auto``: float16 on CUDA; float32 on the CPU, because bf16 moved FBA's alpha by more than
+    1/255 on the pipeline benchmark's inputs (see bench/pipeline.py and the README).
+    An explicit ``bfloat16`` on a CPU without bf16 support raises ``RuntimeError``.
+    """
+    if setting == "auto":
+        return torch.float16 if device.type == "cuda" else None
+    dtype = PRECISIONS[setting]
+    if dtype is torch.bfloat16 and device.type == "cpu" \
+            and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        raise RuntimeError("PRECISION=bfloat16 but this CPU has no fast bf16 support")
+    if dtype is torch.float16 and device.type == "cpu":
+        raise RuntimeError("PRECISION=float16 is for CUDA; use bfloat16 or float32 on the CPU")
+    return dtype
+
+
+def configure_threads(threads: int) -> int:
+    """Set the CPU threads of torch, OpenCV and (when loaded) numba; 0 means every core this
+    process may use. Returns the count applied."""
+    import cv2
+
+    count = threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(count)
+    # One request's ops run in order, so threads go intra-op. It can be set once per process.
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(1)
+    cv2.setNumThreads(count)
+    if "numba" in sys.modules:
+        import numba
+
+        numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+    return count

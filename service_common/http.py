@@ -54,6 +54,15 @@ class StageTimer:
         finally:
             self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - start
 
+    def add_remote(self, header: str, prefix: str) -> None:
+        """Add the stages of another service's ``Server-Timing`` header under ``prefix``."""
+        for entry in header.split(","):
+            name, _, duration = entry.strip().partition(";dur=")
+            try:
+                self.stages[f"{prefix}{name}"] = float(duration) / 1000.0
+            except ValueError:
+                continue
+
     def header(self) -> str:
         """The ``Server-Timing`` header value, durations in milliseconds."""
         return ", ".join(f"{name};dur={seconds * 1000:.1f}"

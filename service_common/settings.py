@@ -25,8 +25,12 @@ class Settings:
     maskrcnn_weights: str = ""  # empty: models/ then the torch hub cache
     fba_weights: str = ""  # empty: models/FBA.pth
     device: str = "auto"  # auto | cpu | cuda
-    maskrcnn_min_size: int = 800  # shorter side the detector sees
-    maskrcnn_max_size: int = 1333
+    precision: str = "auto"  # auto | float32 | bfloat16 | float16 (FBA under autocast)
+    threads: int = 0  # CPU threads for torch, OpenCV and numba; 0: every core available
+    maskrcnn_min_size: int = 384  # shorter side the detector sees (its masks are 28×28)
+    maskrcnn_max_size: int = 640
+    closed_form_max_unknown: int = 60_000  # above this, closed-form alpha is solved smaller
+    fba_max_pixels: int = 300_000  # above this, FBA runs smaller (0: always at full size)
     max_upload_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 40_000_000
     segmentation_connect_timeout: float = 3.0
@@ -52,13 +56,17 @@ class Settings:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the variable whose value cannot work."""
         choices = {"segmenter": ("auto", "maskrcnn", "selfie"),
-                   "matter": ("auto", "fba", "closed-form"), "device": ("auto", "cpu", "cuda")}
+                   "matter": ("auto", "fba", "closed-form"), "device": ("auto", "cpu", "cuda"),
+                   "precision": ("auto", "float32", "bfloat16", "float16")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name.upper()}={getattr(self, name)!r}; use one of "
                                  + ", ".join(allowed))
+        for name in ("threads", "fba_max_pixels"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name.upper()} must be 0 or more")
         for name in ("max_upload_bytes", "max_image_pixels", "maskrcnn_min_size",
-                     "maskrcnn_max_size"):
+                     "maskrcnn_max_size", "closed_form_max_unknown"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name.upper()} must be positive")
 

@@ -98,3 +98,22 @@ def test_auto_falls_back_to_closed_form_and_says_so(tmp_path, caplog):
                                         "fba_weights": str(tmp_path / "none.pth")}))
     assert matter.name == "closed-form"
     assert "FBA unavailable" in caplog.text
+
+
+@pytest.mark.slow
+def test_fba_over_its_pixel_limit_runs_smaller_and_answers_full_size(fba_weights):
+    from matting_api.fba import load_fba
+    from matting_api.matters.fba_matter import FBAMatter
+
+    image, trimap, _ = soft_edge_scene(60, 80)
+    matter = FBAMatter(load_fba(fba_weights), max_pixels=1200)
+    matte = matter.matte(image, trimap)
+    assert matte.alpha.shape == (60, 80) and matte.foreground.shape == (60, 80, 3)
+    assert np.all(matte.alpha[trimap == 0] == 0) and np.all(matte.alpha[trimap == 255] == 1)
+
+
+def test_solve_scale():
+    from matting_api.matters.base import solve_scale
+
+    assert solve_scale(1000, 0) == 1.0 and solve_scale(1000, 2000) == 1.0
+    assert solve_scale(40_000, 10_000) == pytest.approx(0.5)

@@ -107,7 +107,12 @@ def predict_fba(
     height, width = trimap_u8.shape[:2] if isinstance(trimap_u8, np.ndarray) else (0, 0)
     inputs = network_inputs(image_rgb_u8, trimap_u8)
     device = next(model.parameters()).device
-    tensors = [torch.from_numpy(array).to(device) for array in inputs]
+    # A model converted to channels-last (faster under bf16 on CPU) gets channels-last inputs.
+    layout = (torch.channels_last
+              if model.encoder.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+              else torch.contiguous_format)
+    tensors = [torch.from_numpy(array).to(device).contiguous(memory_format=layout)
+               for array in inputs]
     with (
         torch.inference_mode(),
         torch.autocast(

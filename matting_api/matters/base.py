@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 BACKGROUND, FOREGROUND = 0, 255
@@ -76,3 +77,34 @@ def matte_in_region(image_rgb: np.ndarray, trimap: np.ndarray, box: tuple[slice,
     opaque = alpha >= 1.0
     foreground[opaque] = image_rgb[opaque].astype(np.float32) / 255.0
     return Matte(alpha, foreground)
+
+
+def solve_scale(pixels: int, max_pixels: int) -> float:
+    """The factor (≤ 1) on each side that brings ``pixels`` down to about ``max_pixels``;
+    1 when ``max_pixels`` is 0 (no limit)."""
+    if max_pixels <= 0 or pixels <= max_pixels:
+        return 1.0
+    return float(np.sqrt(max_pixels / pixels))
+
+
+def guided_upsample(alpha_small: np.ndarray, guide_rgb: np.ndarray, scale: float) -> np.ndarray:
+    """Bring a low-resolution alpha to the guide's size, its edges following the full-size image.
+
+    Bilinear upsampling, then a guided filter (radius ≈ two low-resolution pixels) with the
+    full-size RGB image as guide. Returns float32 H×W in [0, 1].
+    """
+    height, width = guide_rgb.shape[:2]
+    upsampled = cv2.resize(alpha_small.astype(np.float32), (width, height),
+                           interpolation=cv2.INTER_LINEAR)
+    radius = max(1, round(2.0 / scale))
+    guide = guide_rgb.astype(np.float32) / 255.0
+    return np.clip(cv2.ximgproc.guidedFilter(guide, upsampled, radius, 1e-4), 0.0, 1.0)
+
+
+def shrink(image_rgb: np.ndarray, trimap: np.ndarray,
+           scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Image (area-averaged) and trimap (nearest, so it keeps its three values) at ``scale``."""
+    height, width = trimap.shape
+    size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    return (cv2.resize(image_rgb, size, interpolation=cv2.INTER_AREA),
+            cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST))

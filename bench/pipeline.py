@@ -1,0 +1,379 @@
+"""Pipeline benchmark: per-stage medians, end to end over HTTP, memory, FLOP rates, transport.
+
+Starts both services as real processes on 127.0.0.1 for each backend set and sends a real photo
+(examples/astronaut.png, scaled to cover each size and sent as a JPEG, as a camera would) to
+``/matte``. Prints a table and writes everything as JSON.
+
+- embedded: MediaPipe selfie + closed-form matting, the whole chain in one request.
+- design: Mask R-CNN + FBA with random weights (the real ones cost the same). FBA is given the
+  trimap the embedded segmenter makes for the same photo (uploaded, so it works on the region
+  real weights would give it); Mask R-CNN is timed on the same photo in its own request, and
+  the design's end to end is the sum of the two requests.
+
+    .venv/bin/python -m bench.pipeline [--repeats 5] [--sizes 640x480,1280x720,1920x1080]
+        [--sets embedded,design] [--soak 200] [--json out/pipeline.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import requests
+import torch
+from PIL import Image
+
+from matting_api.compositing import cover
+from service_common.launcher import ROOT, Service
+
+COMPUTE_STAGES = ("decode", "seg-decode", "seg-segment", "seg-trimap", "seg-encode", "matting",
+                  "compositing", "encode")
+
+
+def parse_timing(header: str) -> dict[str, float]:
+    """``Server-Timing`` → {stage: seconds}."""
+    stages = {}
+    for entry in header.split(","):
+        name, _, duration = entry.strip().partition(";dur=")
+        if duration:
+            stages[name] = float(duration) / 1000.0
+    return stages
+
+
+def photo(width: int, height: int) -> tuple[bytes, np.ndarray]:
+    """The benchmark photo at width×height: JPEG bytes and RGB pixels."""
+    source = np.asarray(Image.open(ROOT / "examples" / "astronaut.png").convert("RGB"))
+    pixels = cover(source, height, width)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue(), pixels
+
+
+def png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def rss_mib(service: Service, field: str = "VmRSS") -> float:
+    """Resident memory of a service process (``VmRSS`` now or ``VmHWM`` peak) in MiB."""
+    for line in Path(f"/proc/{service.process.pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024.0
+    raise RuntimeError(f"no {field} for pid {service.process.pid}")
+
+
+def timed_requests(session: requests.Session, url: str, repeats: int, files: dict,
+                   data: dict) -> tuple[list[float], list[dict[str, float]], requests.Response]:
+    """One warm-up, then ``repeats`` requests: client seconds and server stages of each."""
+    session.post(url, files=files, data=data, timeout=600).raise_for_status()
+    totals, stages, response = [], [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        response = session.post(url, files=files, data=data, timeout=600)
+        totals.append(time.perf_counter() - start)
+        response.raise_for_status()
+        stages.append(parse_timing(response.headers.get("Server-Timing", "")))
+    return totals, stages, response
+
+
+def summarise(totals: list[float], stages: list[dict[str, float]]) -> dict[str, float]:
+    """Medians of each stage, end to end, and HTTP/serialisation (end to end − compute)."""
+    summary = {name: statistics.median(s.get(name, 0.0) for s in stages)
+               for name in COMPUTE_STAGES}
+    overheads = [total - sum(s.get(name, 0.0) for name in COMPUTE_STAGES)
+                 for total, s in zip(totals, stages, strict=True)]
+    summary["http"] = statistics.median(overheads)
+    summary["end_to_end"] = statistics.median(totals)
+    return summary
+
+
+def matmul_rate(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    """Best GFLOP/s of an n×n matrix product in ``dtype`` on the CPU."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    torch.mm(a, b)
+    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def fba_flops(trimap: np.ndarray) -> float:
+    """FLOPs of one FBA forward on the region the matting service gives it for ``trimap``."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from matting_api.fba import build_fba, network_inputs
+    from matting_api.matters.base import region
+    from matting_api.matters.fba_matter import CONTEXT_MARGIN
+
+    box = region(trimap != 0, CONTEXT_MARGIN)
+    crop = trimap[box]
+    inputs = network_inputs(np.zeros((*crop.shape, 3), np.uint8), crop)
+    model = build_fba().eval()
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        model(*[torch.from_numpy(array) for array in inputs])
+    return float(counter.get_total_flops())
+
+
+def maskrcnn_flops(height: int, width: int) -> float:
+    """FLOPs of one Mask R-CNN forward at the service's default detection size."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from segmentation_api.segmenters.maskrcnn import build_maskrcnn
+    from service_common.settings import Settings
+
+    settings = Settings()
+    model = build_maskrcnn(min_size=settings.maskrcnn_min_size,
+                           max_size=settings.maskrcnn_max_size).eval()
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        model([torch.rand(3, height, width)])
+    return float(counter.get_total_flops())
+
+
+class _Echo(BaseHTTPRequestHandler):
+    """Receives a payload and turns it back into arrays, as the receiving service would."""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path == "/json":
+            payload = json.loads(body)
+            np.asarray(payload["image"], np.uint8), np.asarray(payload["trimap"], np.uint8)
+        else:
+            split = int(self.headers["X-Image-Length"])
+            np.asarray(Image.open(io.BytesIO(body[:split])).convert("RGB"))
+            np.asarray(Image.open(io.BytesIO(body[split:])))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def transport(jpeg: bytes, pixels: np.ndarray, trimap: np.ndarray, repeats: int) -> dict:
+    """Seconds to move an image and its trimap between processes: as JSON lists of numbers
+    (the original design) and as the project sends them (the upload's own JPEG, a PNG trimap),
+    serialisation, loopback HTTP and deserialisation included."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    session = requests.Session()
+
+    def as_json() -> int:
+        body = json.dumps({"image": pixels.tolist(), "trimap": trimap.tolist()}).encode()
+        session.post(url + "/json", data=body, timeout=600).raise_for_status()
+        return len(body)
+
+    def as_project() -> int:
+        body = jpeg + png(trimap)
+        session.post(url + "/bytes", data=body, headers={"X-Image-Length": str(len(jpeg))},
+                     timeout=600).raise_for_status()
+        return len(body)
+
+    try:
+        results = {}
+        for name, send in (("json_lists", as_json), ("project", as_project)):
+            size = send()
+            seconds = statistics.median(_timed(send) for _ in range(repeats))
+            results[name] = {"seconds": seconds, "bytes": size}
+        results["ratio"] = results["json_lists"]["seconds"] / results["project"]["seconds"]
+        return results
+    finally:
+        server.shutdown()
+
+
+def run_embedded(sizes, repeats: int, soak: int) -> tuple[dict, dict[str, np.ndarray]]:
+    """The embedded set over HTTP; also returns the trimap of each size for the design set."""
+    segmentation = Service("segmentation_api", {"SEGMENTER": "selfie"}).start()
+    matting = Service("matting_api", {"MATTER": "closed-form",
+                                      "SEGMENTATION_URL": segmentation.url}).start()
+    session, results, trimaps = requests.Session(), {}, {}
+    try:
+        for width, height in sizes:
+            jpeg, _ = photo(width, height)
+            totals, stages, _ = timed_requests(session, matting.url + "/matte", repeats,
+                                               {"image": jpeg}, {})
+            results[f"{width}x{height}"] = summarise(totals, stages)
+            answer = session.post(segmentation.url + "/trimap", files={"image": jpeg},
+                                  timeout=600)
+            trimaps[f"{width}x{height}"] = np.asarray(Image.open(io.BytesIO(answer.content)))
+        memory = {"matting_peak_mib": rss_mib(matting, "VmHWM"),
+                  "segmentation_peak_mib": rss_mib(segmentation, "VmHWM")}
+        if soak:
+            memory |= soak_memory(session, matting, segmentation, soak)
+        results["memory"] = memory
+    finally:
+        matting.stop()
+        segmentation.stop()
+    return results, trimaps
+
+
+def soak_memory(session: requests.Session, matting: Service, segmentation: Service,
+                count: int) -> dict[str, float]:
+    """Resident memory growth of both services from the 50th to the ``count``-th request
+    (640×480)."""
+    jpeg, _ = photo(640, 480)
+    marks: dict[str, float] = {}
+    for index in range(1, count + 1):
+        session.post(matting.url + "/matte", files={"image": jpeg}, timeout=600)
+        if index == min(50, count):
+            marks = {"matting": rss_mib(matting), "segmentation": rss_mib(segmentation)}
+    return {"soak_requests": count,
+            "matting_growth_mib": rss_mib(matting) - marks["matting"],
+            "segmentation_growth_mib": rss_mib(segmentation) - marks["segmentation"]}
+
+
+def run_design(sizes, repeats: int, trimaps: dict[str, np.ndarray], precisions) -> dict:
+    """Mask R-CNN and FBA with random weights saved to files, for each precision."""
+    from matting_api.fba import build_fba
+    from segmentation_api.segmenters.maskrcnn import build_maskrcnn
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-weights-"))
+    torch.manual_seed(0)
+    torch.save(build_maskrcnn().state_dict(), folder / "maskrcnn.pth")
+    torch.save(build_fba().state_dict(), folder / "FBA.pth")
+    segmentation = Service("segmentation_api", {
+        "SEGMENTER": "maskrcnn", "MASKRCNN_WEIGHTS": str(folder / "maskrcnn.pth")}).start()
+    session, results = requests.Session(), {}
+    alphas: dict[str, dict[str, np.ndarray]] = {}
+    try:
+        for width, height in sizes:
+            jpeg, _ = photo(width, height)
+            totals, stages, _ = timed_requests(session, segmentation.url + "/trimap", repeats,
+                                               {"image": jpeg}, {"allow_empty": "true"})
+            seg = {"seg-" + name: statistics.median(s.get(name, 0.0) for s in stages)
+                   for name in ("decode", "segment", "trimap", "encode")}
+            seg["seg_request"] = statistics.median(totals)
+            results[f"{width}x{height}"] = {"segmentation": seg}
+        results["memory"] = {"segmentation_peak_mib": rss_mib(segmentation, "VmHWM")}
+        for precision in precisions:
+            matting = Service("matting_api", {
+                "MATTER": "fba", "PRECISION": precision, "FBA_WEIGHTS": str(folder / "FBA.pth"),
+                "SEGMENTATION_URL": segmentation.url}).start()
+            try:
+                for width, height in sizes:
+                    key = f"{width}x{height}"
+                    results[key][precision], alpha = _design_matting(
+                        session, matting, key, photo(width, height)[0], trimaps[key],
+                        repeats, results[key]["segmentation"])
+                    alphas.setdefault(key, {})[precision] = alpha
+                results["memory"][f"matting_peak_mib_{precision}"] = rss_mib(matting, "VmHWM")
+            finally:
+                matting.stop()
+    finally:
+        segmentation.stop()
+    if "bfloat16" in precisions:
+        results["bf16_alpha_difference"] = {
+            key: {"max_levels": int(np.abs(a["bfloat16"] - a["float32"]).max()),
+                  "share_over_1_level": float(np.mean(np.abs(a["bfloat16"] - a["float32"]) > 1))}
+            for key, a in alphas.items()}
+    return results
+
+
+def _design_matting(session: requests.Session, matting: Service, key: str, jpeg: bytes,
+                    trimap: np.ndarray, repeats: int,
+                    seg: dict[str, float]) -> tuple[dict[str, float], np.ndarray]:
+    """FBA timings with an uploaded trimap, the Mask R-CNN request added, and its alpha."""
+    files = {"image": jpeg, "trimap": png(trimap)}
+    totals, stages, _ = timed_requests(session, matting.url + "/matte", repeats, files, {})
+    matte = summarise(totals, stages)
+    seg_stages = ("seg-decode", "seg-segment", "seg-trimap", "seg-encode")
+    for name in seg_stages:
+        matte[name] = seg[name]
+    matte["http"] += seg["seg_request"] - sum(seg[name] for name in seg_stages)
+    matte["end_to_end"] += seg["seg_request"]
+    alpha = session.post(matting.url + "/matte", files=files, data={"output": "alpha"},
+                         timeout=600)
+    return matte, np.asarray(Image.open(io.BytesIO(alpha.content)), np.int16)
+
+
+def print_table(title: str, rows: dict[str, dict[str, float]]) -> None:
+    columns = (*COMPUTE_STAGES, "http", "end_to_end")
+    print(f"\n{title} (median seconds)")
+    print(f"{'size':>10} " + " ".join(f"{c[:11]:>11}" for c in columns) + "   http %")
+    for key, row in rows.items():
+        share = 100 * row["http"] / row["end_to_end"]
+        print(f"{key:>10} " + " ".join(f"{row.get(c, 0.0):11.3f}" for c in columns)
+              + f"   {share:5.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sizes", default="640x480,1280x720,1920x1080")
+    parser.add_argument("--sets", default="embedded,design")
+    parser.add_argument("--soak", type=int, default=200,
+                        help="requests for the memory-growth check (0: skip)")
+    parser.add_argument("--json", type=Path, default=ROOT / "out" / "pipeline.json")
+    args = parser.parse_args()
+    sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
+    sets = args.sets.split(",")
+    bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    report: dict = {"machine": {"threads": torch.get_num_threads(),
+                                "matmul_gflops_float32": matmul_rate(torch.float32),
+                                "matmul_gflops_bfloat16": matmul_rate(torch.bfloat16)
+                                if bf16 else None}}
+    embedded, trimaps = run_embedded(sizes, args.repeats, args.soak)
+    report["embedded"] = embedded
+    key720 = "1280x720" if "1280x720" in trimaps else next(iter(trimaps))
+    jpeg, pixels = photo(*(int(v) for v in key720.split("x")))
+    report["transport"] = {key720: transport(jpeg, pixels, trimaps[key720], args.repeats)}
+    if "design" in sets:
+        precisions = ["float32", "bfloat16"] if bf16 else ["float32"]
+        design = run_design(sizes, args.repeats, trimaps, precisions)
+        flops = {}
+        for width, height in sizes:
+            key = f"{width}x{height}"
+            fba, mask = fba_flops(trimaps[key]), maskrcnn_flops(height, width)
+            flops[key] = {"fba_gflop": fba / 1e9, "maskrcnn_gflop": mask / 1e9}
+            for precision in precisions:
+                seconds = design[key][precision]["matting"]
+                flops[key][f"fba_gflops_{precision}"] = fba / seconds / 1e9
+            flops[key]["maskrcnn_gflops_float32"] = mask / design[key]["segmentation"][
+                "seg-segment"] / 1e9
+        design["flops"] = flops
+        report["design"] = design
+
+    machine = report["machine"]
+    print(f"machine: {machine['threads']} threads, matrix product "
+          f"{machine['matmul_gflops_float32']:.0f} GFLOP/s float32"
+          + (f", {machine['matmul_gflops_bfloat16']:.0f} GFLOP/s bfloat16" if bf16 else ""))
+    print_table("embedded: selfie + closed-form",
+                {k: v for k, v in embedded.items() if k != "memory"})
+    print("memory:", json.dumps(embedded["memory"]))
+    if "design" in report:
+        design = report["design"]
+        for precision in precisions:
+            print_table(f"design: Mask R-CNN + FBA ({precision}, random weights)",
+                        {k: design[k][precision] for k in (f"{w}x{h}" for w, h in sizes)})
+        print("memory:", json.dumps(design["memory"]))
+        print("FLOPs and achieved rates (stage time includes pre/post-processing):")
+        for key, row in design["flops"].items():
+            print(f"  {key}: " + ", ".join(f"{k} {v:.1f}" for k, v in row.items()))
+        if "bf16_alpha_difference" in design:
+            print("bf16 vs float32 alpha (8-bit levels):",
+                  json.dumps(design["bf16_alpha_difference"]))
+    t = report["transport"][key720]
+    print(f"transport at {key720}: JSON lists {t['json_lists']['seconds']:.3f} s "
+          f"({t['json_lists']['bytes'] / 1e6:.1f} MB), project {t['project']['seconds']:.3f} s "
+          f"({t['project']['bytes'] / 1e6:.2f} MB): {t['ratio']:.1f}× slower")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2))
+    print(f"\nJSON: {args.json}")
+
+
+if __name__ == "__main__":
+    main()
