@@ -63,14 +63,6 @@ def png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def rss_mib(service: Service, field: str = "VmRSS") -> float:
-    """Resident memory of a service process (``VmRSS`` now or ``VmHWM`` peak) in MiB."""
-    for line in Path(f"/proc/{service.process.pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024.0
-    raise RuntimeError(f"no {field} for pid {service.process.pid}")
-
-
 def timed_requests(session: requests.Session, url: str, repeats: int, files: dict,
                    data: dict) -> tuple[list[float], list[dict[str, float]], requests.Response]:
     """One warm-up, then ``repeats`` requests: client seconds and server stages of each."""
@@ -210,8 +202,8 @@ def run_embedded(sizes, repeats: int, soak: int) -> tuple[dict, dict[str, np.nda
             answer = session.post(segmentation.url + "/trimap", files={"image": jpeg},
                                   timeout=600)
             trimaps[f"{width}x{height}"] = np.asarray(Image.open(io.BytesIO(answer.content)))
-        memory = {"matting_peak_mib": rss_mib(matting, "VmHWM"),
-                  "segmentation_peak_mib": rss_mib(segmentation, "VmHWM")}
+        memory = {"matting_peak_mib": matting.rss_mib("VmHWM"),
+                  "segmentation_peak_mib": segmentation.rss_mib("VmHWM")}
         if soak:
             memory |= soak_memory(session, matting, segmentation, soak)
         results["memory"] = memory
@@ -230,10 +222,10 @@ def soak_memory(session: requests.Session, matting: Service, segmentation: Servi
     for index in range(1, count + 1):
         session.post(matting.url + "/matte", files={"image": jpeg}, timeout=600)
         if index == min(50, count):
-            marks = {"matting": rss_mib(matting), "segmentation": rss_mib(segmentation)}
+            marks = {"matting": matting.rss_mib(), "segmentation": segmentation.rss_mib()}
     return {"soak_requests": count,
-            "matting_growth_mib": rss_mib(matting) - marks["matting"],
-            "segmentation_growth_mib": rss_mib(segmentation) - marks["segmentation"]}
+            "matting_growth_mib": matting.rss_mib() - marks["matting"],
+            "segmentation_growth_mib": segmentation.rss_mib() - marks["segmentation"]}
 
 
 def run_design(sizes, repeats: int, trimaps: dict[str, np.ndarray], precisions) -> dict:
@@ -258,7 +250,7 @@ def run_design(sizes, repeats: int, trimaps: dict[str, np.ndarray], precisions) 
                    for name in ("decode", "segment", "trimap", "encode")}
             seg["seg_request"] = statistics.median(totals)
             results[f"{width}x{height}"] = {"segmentation": seg}
-        results["memory"] = {"segmentation_peak_mib": rss_mib(segmentation, "VmHWM")}
+        results["memory"] = {"segmentation_peak_mib": segmentation.rss_mib("VmHWM")}
         for precision in precisions:
             matting = Service("matting_api", {
                 "MATTER": "fba", "PRECISION": precision, "FBA_WEIGHTS": str(folder / "FBA.pth"),
@@ -270,7 +262,7 @@ def run_design(sizes, repeats: int, trimaps: dict[str, np.ndarray], precisions) 
                         session, matting, key, photo(width, height)[0], trimaps[key],
                         repeats, results[key]["segmentation"])
                     alphas.setdefault(key, {})[precision] = alpha
-                results["memory"][f"matting_peak_mib_{precision}"] = rss_mib(matting, "VmHWM")
+                results["memory"][f"matting_peak_mib_{precision}"] = matting.rss_mib("VmHWM")
             finally:
                 matting.stop()
     finally:

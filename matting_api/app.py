@@ -12,6 +12,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from matting_api.backgrounds import load_library, parse_background
 from matting_api.matters import Matter, load_matter
+from matting_api.openapi import openapi_document
 from matting_api.pipeline import NO_PERSON_CHOICES, OUTPUTS, MatteJob, run_matting
 from matting_api.segmentation_client import SegmentationClient
 from service_common.device import configure_threads
@@ -100,6 +101,12 @@ def backgrounds() -> Response:
     return jsonify(backgrounds=[{"name": name, "width": int(image.shape[1]),
                                  "height": int(image.shape[0])}
                                 for name, image in library.items()])
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI description of this service."""
+    return jsonify(openapi_document())
 
 
 @bp.get("/healthz")

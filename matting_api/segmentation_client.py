@@ -74,8 +74,12 @@ class SegmentationClient:
         if response.status_code < 500:
             # The client's own mistake (bad image, parameter, no person): pass it on as it is.
             return ApiError(response.status_code, code, message)
-        status = 503 if response.status_code == 503 else 502
-        return ApiError(status, "segmentation_failed",
+        if response.status_code == 503:
+            retry = response.headers.get("Retry-After", "2")
+            return ApiError(503, "segmentation_unavailable",
+                            f"The segmentation service is unavailable ({code}: {message}).",
+                            {"Retry-After": retry})
+        return ApiError(502, "segmentation_failed",
                         f"The segmentation service failed ({response.status_code} {code}: "
                         f"{message}).")
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
+from segmentation_api.openapi import openapi_document
 from segmentation_api.pipeline import TrimapResult, segment_to_trimap
 from segmentation_api.segmenters import PersonSegmenter, load_segmenter
 from service_common.device import configure_threads
@@ -71,6 +72,12 @@ def mask() -> Response:
     result = _run(timer)
     pixels = np.clip(result.probability * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return _png_response(pixels, result, timer)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI description of this service."""
+    return jsonify(openapi_document())
 
 
 @bp.get("/healthz")

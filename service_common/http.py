@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, request
+from flask import Flask, g, request
 
-from service_common.errors import ApiError, register_error_handlers
+from service_common.errors import ApiError, error_response, register_error_handlers
 from service_common.settings import Settings
 
 # Room for the form fields beside the largest accepted upload(s).
@@ -20,7 +21,32 @@ def configure_app(app: Flask, settings: Settings, uploads: int = 1) -> None:
     app.extensions["settings"] = settings
     app.config["MAX_CONTENT_LENGTH"] = uploads * settings.max_upload_bytes + _MULTIPART_SLACK
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024  # text fields; above the parser chunk
+    app.config["MAX_FORM_PARTS"] = 64
     register_error_handlers(app)
+    limit_in_flight(app, settings.max_in_flight, settings.retry_after)
+
+
+def limit_in_flight(app: Flask, limit: int, retry_after: int) -> None:
+    """Answer 503 with ``Retry-After`` to a POST that arrives while ``limit`` POSTs are already
+    being worked on in this process, instead of letting requests queue without end. Health and
+    readiness checks are never refused."""
+    slots = threading.BoundedSemaphore(limit)
+
+    @app.before_request
+    def _take_slot():
+        if request.method != "POST":
+            return None
+        if not slots.acquire(blocking=False):
+            return error_response(503, "overloaded",
+                                  f"The service is busy with {limit} requests; retry in "
+                                  f"{retry_after} s.", {"Retry-After": str(retry_after)})
+        g.holds_slot = True
+        return None
+
+    @app.teardown_request
+    def _give_slot(_exc):
+        if g.pop("holds_slot", False):
+            slots.release()
 
 
 def read_upload(name: str, *, required: bool = True) -> bytes | None:
@@ -34,7 +60,9 @@ def read_upload(name: str, *, required: bool = True) -> bytes | None:
             raise ApiError(400, "bad_field",
                            f"'{name}' must be sent as a file upload, not as a text field.")
         if required:
-            raise ApiError(400, "missing_field", f"The request has no '{name}' file field.")
+            raise ApiError(400, "missing_field",
+                           f"The request has no readable '{name}' file field (a part whose "
+                           "headers are not valid UTF-8 is skipped).")
         return None
     return upload.read()
 

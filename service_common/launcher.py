@@ -33,11 +33,13 @@ def port_in_use(port: int) -> bool:
 
 @dataclass
 class Service:
-    """A service process started with ``flask --app APP run`` on a free loopback port."""
+    """A service process on a free loopback port: ``flask --app APP run`` or, with
+    ``server="gunicorn"``, gunicorn with the service's production config."""
 
     app: str
     env: dict[str, str] = field(default_factory=dict)
     port: int = 0
+    server: str = "flask"
     process: subprocess.Popen | None = None
     log_path: Path | None = None
 
@@ -55,8 +57,12 @@ class Service:
         handle, name = tempfile.mkstemp(prefix=f"{self.app}-", suffix=".log")
         os.close(handle)
         self.log_path = Path(name)
-        command = [sys.executable, "-m", "flask", "--app", self.app, "run",
-                   "--host", "127.0.0.1", "--port", str(self.port), "--no-reload"]
+        if self.server == "gunicorn":
+            command = [sys.executable, "-m", "gunicorn", "-c", f"python:{self.app}.gunicorn_conf",
+                       "-b", f"127.0.0.1:{self.port}", f"{self.app}:create_app()"]
+        else:
+            command = [sys.executable, "-m", "flask", "--app", self.app, "run",
+                       "--host", "127.0.0.1", "--port", str(self.port), "--no-reload"]
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
                                             stderr=subprocess.STDOUT)
@@ -83,6 +89,23 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def worker_pids(self) -> list[int]:
+        """The processes that serve requests: gunicorn's workers, or the flask process."""
+        pid = self.process.pid
+        if self.server != "gunicorn":
+            return [pid]
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return [int(child) for child in children]
+
+    def rss_mib(self, field: str = "VmRSS") -> float:
+        """Resident memory of the serving processes (``VmRSS`` now, ``VmHWM`` peak), in MiB."""
+        total = 0.0
+        for pid in self.worker_pids():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    total += int(line.split()[1]) / 1024.0
+        return total
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 from service_common.errors import ApiError
 
@@ -27,6 +27,27 @@ def form_number(form: Mapping[str, str], name: str, default: float, low: float, 
 
 
 @dataclass(frozen=True)
+class NumberRange:
+    """A numeric form parameter's default and inclusive bounds."""
+
+    default: float | int
+    low: float | int
+    high: float | int
+    integer: bool = False
+
+
+# The trimap parameters, the same in both services; the OpenAPI documents are built from this.
+TRIMAP_PARAMETERS: dict[str, NumberRange] = {
+    "score_threshold": NumberRange(0.6, 0.0, 1.0),
+    "fg_threshold": NumberRange(0.9, 0.0, 1.0),
+    "bg_threshold": NumberRange(0.1, 0.0, 1.0),
+    "kernel_size": NumberRange(5, 1, 51, integer=True),
+    "erode_iterations": NumberRange(10, 0, 50, integer=True),
+    "dilate_iterations": NumberRange(10, 0, 50, integer=True),
+}
+
+
+@dataclass(frozen=True)
 class TrimapParams:
     """Detection and trimap parameters, named the same in both services."""
 
@@ -40,18 +61,9 @@ class TrimapParams:
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> TrimapParams:
         """Parse and range-check the parameters a request sent; absent ones keep defaults."""
-        defaults = cls()
-        params = cls(
-            score_threshold=form_number(form, "score_threshold", defaults.score_threshold, 0, 1),
-            fg_threshold=form_number(form, "fg_threshold", defaults.fg_threshold, 0, 1),
-            bg_threshold=form_number(form, "bg_threshold", defaults.bg_threshold, 0, 1),
-            kernel_size=form_number(form, "kernel_size", defaults.kernel_size, 1, 51,
-                                    integer=True),
-            erode_iterations=form_number(form, "erode_iterations", defaults.erode_iterations,
-                                         0, 50, integer=True),
-            dilate_iterations=form_number(form, "dilate_iterations",
-                                          defaults.dilate_iterations, 0, 50, integer=True),
-        )
+        params = cls(**{name: form_number(form, name, r.default, r.low, r.high,
+                                          integer=r.integer)
+                        for name, r in TRIMAP_PARAMETERS.items()})
         if params.bg_threshold >= params.fg_threshold:
             raise ApiError(400, "bad_parameter",
                            f"'bg_threshold' ({params.bg_threshold:g}) must be below "
@@ -61,8 +73,3 @@ class TrimapParams:
     def to_form(self) -> dict[str, str]:
         """The parameters as form fields, to pass on to the segmentation service."""
         return {name: str(value) for name, value in asdict(self).items()}
-
-    @classmethod
-    def names(cls) -> tuple[str, ...]:
-        """The form field names."""
-        return tuple(f.name for f in fields(cls))

@@ -33,6 +33,8 @@ class Settings:
     fba_max_pixels: int = 300_000  # above this, FBA runs smaller (0: always at full size)
     max_upload_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 40_000_000
+    max_in_flight: int = 4  # POSTs worked on at once per process; more get 503 + Retry-After
+    retry_after: int = 2  # seconds, in that 503's Retry-After
     segmentation_connect_timeout: float = 3.0
     segmentation_read_timeout: float = 60.0
     backgrounds_dir: str = str(PROJECT_ROOT / "backgrounds")
@@ -66,7 +68,8 @@ class Settings:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name.upper()} must be 0 or more")
         for name in ("max_upload_bytes", "max_image_pixels", "maskrcnn_min_size",
-                     "maskrcnn_max_size", "closed_form_max_unknown"):
+                     "maskrcnn_max_size", "closed_form_max_unknown", "max_in_flight",
+                     "retry_after"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name.upper()} must be positive")
 

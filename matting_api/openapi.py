@@ -1,0 +1,56 @@
+"""The matting service's OpenAPI document, served at /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from matting_api.pipeline import NO_PERSON_CHOICES, OUTPUTS
+from service_common.images import ENCODE_FORMATS
+from service_common.openapi import (
+    BINARY_FILE,
+    HEALTH,
+    document,
+    error_responses,
+    json_get,
+    multipart_body,
+    trimap_parameter_properties,
+)
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 description of every API route of the matting service."""
+    properties = {
+        "image": BINARY_FILE,
+        "background": {"oneOf": [
+            {"type": "string", "description": "a name from GET /backgrounds, #rrggbb, "
+                                              "'blur' or 'transparent'", "default": "green"},
+            BINARY_FILE]},
+        "output": {"type": "string", "enum": list(OUTPUTS), "default": "composite"},
+        "format": {"type": "string", "enum": list(ENCODE_FORMATS), "default": "png"},
+        "if_no_person": {"type": "string", "enum": list(NO_PERSON_CHOICES), "default": "error"},
+        "trimap": {**BINARY_FILE, "description": "0 background, 255 foreground, else unknown; "
+                                                 "skips segmentation"},
+        **trimap_parameter_properties(),
+    }
+    matte = {"post": {
+        "summary": "Cut the people out of an image and put them over a background.",
+        "requestBody": multipart_body(properties, ["image"]),
+        "responses": {
+            "200": {"description": "The requested output at the input's size.", "headers": {
+                name: {"schema": {"type": "string"}} for name in (
+                    "X-Matter", "X-Segmenter", "X-People-Count", "X-Background",
+                    "Server-Timing")},
+                "content": {mime: {"schema": BINARY_FILE}
+                            for mime in ("image/png", "image/jpeg", "image/webp")}},
+            **error_responses(400, 413, 415, 422, 502, 503, 504)}}}
+    backgrounds = {"type": "object", "properties": {"backgrounds": {"type": "array", "items": {
+        "type": "object", "properties": {"name": {"type": "string"},
+                                         "width": {"type": "integer"},
+                                         "height": {"type": "integer"}}}}}}
+    return document("Matting service", "Alpha matting and compositing over a new background.", {
+        "/matte": matte,
+        "/backgrounds": json_get("The named backgrounds, the default first.", backgrounds),
+        "/healthz": json_get("The process is alive.", HEALTH),
+        "/readyz": json_get("Models loaded and the segmentation service reachable.", HEALTH,
+                            503),
+    })

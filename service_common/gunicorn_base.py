@@ -1,0 +1,30 @@
+"""Production serving settings shared by both services' gunicorn config files.
+
+Each worker process builds the app itself (no preload), so every worker loads its models once,
+after the fork. Threads are twice MAX_IN_FLIGHT: the extra ones only answer 503 + Retry-After
+(and health checks) at once while the others work, instead of letting requests queue.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def gunicorn_settings(default_port: int, timeout: int) -> dict[str, object]:
+    """gunicorn settings from the environment: ``BIND``, ``WORKERS``, ``MAX_IN_FLIGHT``."""
+    in_flight = int(os.environ.get("MAX_IN_FLIGHT", "4"))
+    return {
+        "bind": os.environ.get("BIND", f"127.0.0.1:{default_port}"),
+        "workers": int(os.environ.get("WORKERS", "1")),
+        "worker_class": "gthread",
+        "threads": 2 * in_flight,
+        "preload_app": False,
+        "timeout": timeout,  # a worker silent this long is restarted
+        "graceful_timeout": 30,  # on SIGTERM, requests in progress get this long to finish
+        "keepalive": 5,
+        "limit_request_line": 4094,
+        "limit_request_fields": 50,
+        "accesslog": "-",
+        "errorlog": "-",
+        "loglevel": "info",
+    }

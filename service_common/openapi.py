@@ -1,0 +1,66 @@
+"""Pieces of the OpenAPI 3.1 documents of both services, built from the code's own constants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service_common.params import TRIMAP_PARAMETERS
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"}}}},
+}
+
+ERROR_MEANINGS = {
+    400: "A parameter is missing, malformed or out of range, or the image is corrupt.",
+    404: "No such path.",
+    405: "Method not allowed on this path.",
+    413: "The upload is too large (bytes, or pixels read from the image header).",
+    415: "The upload is not an image this service reads.",
+    422: "No person was found.",
+    502: "The segmentation service answered something unusable.",
+    503: "Overloaded (retry after Retry-After seconds) or the segmentation service is down.",
+    504: "The segmentation service did not answer in time.",
+}
+
+
+def trimap_parameter_properties() -> dict[str, Any]:
+    """Schemas of the trimap parameters, shared by both services."""
+    properties = {}
+    for name, bounds in TRIMAP_PARAMETERS.items():
+        properties[name] = {"type": "integer" if bounds.integer else "number",
+                            "minimum": bounds.low, "maximum": bounds.high,
+                            "default": bounds.default}
+    return properties
+
+
+def error_responses(*statuses: int) -> dict[str, Any]:
+    """Contract JSON error responses for the given statuses."""
+    return {str(status): {"description": ERROR_MEANINGS[status], "content": {
+        "application/json": {"schema": ERROR_SCHEMA}}} for status in statuses}
+
+
+def multipart_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """A required multipart/form-data request body."""
+    return {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": required, "properties": properties}}}}
+
+
+def json_get(summary: str, schema: dict[str, Any], *errors: int) -> dict[str, Any]:
+    """A GET operation answering JSON."""
+    return {"get": {"summary": summary, "responses": {
+        "200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
+        **error_responses(*errors)}}}
+
+
+def document(title: str, description: str, paths: dict[str, Any]) -> dict[str, Any]:
+    """The whole OpenAPI document."""
+    paths = {**paths, "/openapi.json": json_get("This document.", {"type": "object"})}
+    return {"openapi": "3.1.0", "info": {"title": title, "version": "1.0.0",
+                                         "description": description}, "paths": paths}
+
+
+BINARY_FILE = {"type": "string", "format": "binary"}
+HEALTH = {"type": "object", "properties": {"status": {"type": "string"}}}
