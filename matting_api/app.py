@@ -15,6 +15,7 @@ from matting_api.matters import Matter, load_matter
 from matting_api.openapi import openapi_document
 from matting_api.pipeline import NO_PERSON_CHOICES, OUTPUTS, MatteJob, run_matting
 from matting_api.segmentation_client import SegmentationClient
+from matting_api.web import bp as web_bp
 from service_common.device import configure_threads
 from service_common.errors import ApiError
 from service_common.http import StageTimer, configure_app, read_upload
@@ -146,6 +147,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
         settings.segmentation_url, settings.segmentation_connect_timeout,
         settings.segmentation_read_timeout)
     app.register_blueprint(bp)
+    app.register_blueprint(web_bp)  # the page; after the backgrounds, for their thumbnails
     log.info("matting service ready with matter %s, %d threads, segmentation at %s",
              matter.name, threads, settings.segmentation_url)
     return app

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv when it is missing and install the project with everything it needs.
 # Safe to run twice: it reinstalls only when pyproject.toml changed since the last install.
+# The browser tests need Debian's Chromium; as root it is installed here with apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,4 +32,21 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   fi
   .venv/bin/python -m pip check
   touch "$stamp"
+fi
+
+# The browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's chromium for the browser tests (apt-get, a minute or two)"
+    if ! { apt-get update -qq \
+           && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                chromium fonts-dejavu-core; } >.venv/apt-chromium.log 2>&1; then
+      tail -n 20 .venv/apt-chromium.log >&2
+      echo "setup: apt-get could not install chromium; the whole log is .venv/apt-chromium.log" >&2
+      exit 1
+    fi
+  else
+    echo "setup: /usr/bin/chromium is missing, so the browser tests will be skipped;" \
+         "install it with: sudo apt-get install chromium fonts-dejavu-core" >&2
+  fi
 fi

@@ -1,0 +1,76 @@
+"""The web page of the matting service: ``/``, its static files and background thumbnails.
+
+The page (``web/index.html``, ``web/style.css``, ``web/app.js``) is plain HTML, CSS and JavaScript
+that calls ``POST /matte`` and ``GET /backgrounds`` on the same service; it loads nothing from
+anywhere else, and its Content-Security-Policy says so to the browser.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+
+import numpy as np
+from flask import Blueprint, Response, current_app
+from flask.blueprints import BlueprintSetupState
+from PIL import Image
+
+from service_common.errors import ApiError
+
+THUMBNAIL_SIZE = (160, 90)  # width, height: the backgrounds are 16:9
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; "
+                               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+
+bp = Blueprint("web", __name__, static_folder="web", static_url_path="/web")
+
+
+def thumbnail_jpeg(image_rgb: np.ndarray, size: tuple[int, int] = THUMBNAIL_SIZE) -> bytes:
+    """A JPEG of ``image_rgb`` (RGB uint8 H×W×3) scaled to cover ``size`` (width, height) and
+    centre-cropped, never stretched."""
+    image = Image.fromarray(image_rgb)
+    width, height = size
+    scale = max(width / image.width, height / image.height)
+    scaled = image.resize((max(width, round(image.width * scale)),
+                           max(height, round(image.height * scale))), Image.Resampling.LANCZOS)
+    left, top = (scaled.width - width) // 2, (scaled.height - height) // 2
+    buffer = io.BytesIO()
+    scaled.crop((left, top, left + width, top + height)).save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def thumbnails(library: Mapping[str, np.ndarray]) -> dict[str, bytes]:
+    """The encoded thumbnail of every named background, by name."""
+    return {name: thumbnail_jpeg(image) for name, image in library.items()}
+
+
+@bp.record_once
+def _encode_thumbnails(state: BlueprintSetupState) -> None:
+    """Encode the thumbnails once, when the blueprint is registered (after the backgrounds)."""
+    library = state.app.extensions.get("backgrounds")
+    if library is None:
+        raise RuntimeError("register the web blueprint after the backgrounds are loaded")
+    state.app.extensions["background_thumbnails"] = thumbnails(library)
+
+
+@bp.get("/")
+def index() -> Response:
+    """The page."""
+    response = bp.send_static_file("index.html")
+    response.headers.update(_PAGE_HEADERS)
+    return response
+
+
+@bp.get("/backgrounds/<name>.jpg")
+def background_thumbnail(name: str) -> Response:
+    """A small JPEG of the named background; the name is looked up, never used as a path."""
+    encoded = current_app.extensions["background_thumbnails"].get(name)
+    if encoded is None:
+        raise ApiError(404, "unknown_background", f"There is no background named {name[:60]!r}.")
+    response = Response(encoded, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,279 @@
+"""The matting service's web page in a real browser: Playwright driving Debian's Chromium headless
+against both services as real processes (embedded backends).
+
+``scripts/setup.sh`` installs ``/usr/bin/chromium`` with apt-get when it runs as root; without it
+the browser tests skip and say why. Playwright's own browsers are never downloaded.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from service_common.launcher import ROOT
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+RESULT_TIMEOUT_MS = 60_000
+ASTRONAUT = ROOT / "examples" / "astronaut.png"
+MAGENTA = "#e0157a"
+MAGENTA_RGB = (0xE0, 0x15, 0x7A)
+
+_PIXEL_AT = """(image, [x, y]) => {
+  const canvas = document.createElement("canvas");
+  canvas.width = image.naturalWidth;
+  canvas.height = image.naturalHeight;
+  const context = canvas.getContext("2d");
+  context.drawImage(image, 0, 0);
+  return Array.from(context.getImageData(x, y, 1, 1).data);
+}"""
+
+_OVERFLOWING = """() => {
+  const width = document.documentElement.clientWidth;
+  const wide = [...document.querySelectorAll("body *")]
+    .filter((element) => element.getClientRects().length > 0)
+    .filter((element) => element.getBoundingClientRect().right > width + 0.5)
+    .map((element) => `${element.tagName.toLowerCase()}#${element.id}.${element.className}`);
+  return {width, scrollWidth: document.documentElement.scrollWidth, wide};
+}"""
+
+
+class ScreenshotWritten(UserWarning):
+    """Names a screenshot the browser tests wrote, so the path shows in pytest's summary."""
+
+
+def report_screenshot(path: Path, record_property) -> None:
+    print(f"\nscreenshot of the web page: {path}")
+    record_property("screenshot", str(path))
+    warnings.warn(ScreenshotWritten(f"screenshot of the web page: {path}"), stacklevel=2)
+
+
+@dataclass
+class WebPage:
+    """One browser tab on the matting service's page, with the steps the tests repeat."""
+
+    page: Any  # playwright.sync_api.Page
+    base_url: str
+    expect: Any  # playwright.sync_api.expect
+    script_errors: list[str] = field(default_factory=list)
+    requested: list[str] = field(default_factory=list)
+
+    def open(self) -> WebPage:
+        self.page.on("pageerror", lambda error: self.script_errors.append(str(error)))
+        self.page.on("request", lambda request: self.requested.append(request.url))
+        self.page.goto(self.base_url + "/")
+        self.expect(self.page.locator("#named-backgrounds .thumb")).not_to_have_count(0)
+        return self
+
+    def choose_photo(self, photo: Path | dict) -> None:
+        self.page.locator("#photo").set_input_files(photo)
+
+    def pick_colour(self, colour: str) -> None:
+        self.page.locator("#colour").fill(colour)
+
+    def wait_for_result(self, background: str) -> None:
+        """Wait until the page shows a result made with ``background`` (its request value)."""
+        result = self.page.locator("#result")
+        self.expect(result).to_have_attribute("data-background", background,
+                                              timeout=RESULT_TIMEOUT_MS)
+        self.expect(self.page.locator("#form")).to_have_attribute("data-state", "done")
+        self.expect(result).to_be_visible()
+
+    def result_pixel(self, x: int, y: int) -> tuple[int, ...]:
+        return tuple(self.page.locator("#result").evaluate(_PIXEL_AT, [x, y]))
+
+    def download(self) -> tuple[str, bytes]:
+        with self.page.expect_download() as info:
+            self.page.locator("#download").click()
+        download = info.value
+        return download.suggested_filename, Path(download.path()).read_bytes()
+
+    def check_healthy(self) -> None:
+        """No uncaught script error, and nothing requested from anywhere but the service."""
+        assert self.script_errors == []
+        foreign = [url for url in self.requested
+                   if not url.startswith((self.base_url + "/", "blob:", "data:"))]
+        assert foreign == [], "the page must load everything from the service itself"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright; skips when either is missing."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: scripts/setup.sh installs it when run as root, "
+                    "or run: sudo apt-get install chromium fonts-dejavu-core")
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright is not installed: run scripts/setup.sh")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, matting_service, **context_options) -> Iterator[WebPage]:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(accept_downloads=True, **context_options)
+    context.set_default_timeout(15_000)
+    try:
+        yield WebPage(context.new_page(), matting_service.url, expect).open()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def web(browser, matting_service) -> Iterator[WebPage]:
+    yield from open_page(browser, matting_service, viewport={"width": 1280, "height": 900})
+
+
+@pytest.fixture
+def phone(browser, matting_service) -> Iterator[WebPage]:
+    yield from open_page(browser, matting_service, viewport={"width": 375, "height": 812},
+                         is_mobile=True, has_touch=True, device_scale_factor=2)
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("web-page-screenshots")
+
+
+def test_page_static_files_and_thumbnails_come_from_the_service(matting_service):
+    page = requests.get(matting_service.url + "/", timeout=10)
+    assert page.status_code == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    references = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert "web/app.js" in references and "web/style.css" in references
+    assert not [ref for ref in references if "//" in ref], "no external fonts, scripts or CDNs"
+    for name, mimetype in (("app.js", "text/javascript"), ("style.css", "text/css")):
+        static = requests.get(f"{matting_service.url}/web/{name}", timeout=10)
+        assert static.status_code == 200 and static.headers["Content-Type"].startswith(mimetype)
+        assert "http://" not in static.text and "https://" not in static.text
+
+    thumbnail = requests.get(matting_service.url + "/backgrounds/green.jpg", timeout=10)
+    assert thumbnail.status_code == 200
+    assert thumbnail.headers["Content-Type"] == "image/jpeg"
+    image = Image.open(io.BytesIO(thumbnail.content))
+    assert image.format == "JPEG" and image.size == (160, 90)
+    assert np.abs(np.asarray(image, np.int16)[40, 80] - (0, 177, 64)).max() <= 6
+    for name in ("nothing", "..%2Fgreen", "green.png", "GREEN"):
+        missing = requests.get(f"{matting_service.url}/backgrounds/{name}.jpg", timeout=10)
+        assert missing.status_code == 404, name
+    assert missing.json()["error"]["code"] == "unknown_background"
+
+
+def test_colour_background_shows_in_the_result_and_downloads_as_png(web, screenshots,
+                                                                    record_property):
+    web.choose_photo(ASTRONAUT)
+    web.pick_colour(MAGENTA)
+    web.wait_for_result(MAGENTA)
+
+    corner = web.result_pixel(3, 3)
+    assert np.abs(np.subtract(corner[:3], MAGENTA_RGB)).max() <= 2 and corner[3] == 255
+    assert web.page.locator("#original").evaluate("image => image.naturalWidth") == 512
+    info = web.page.locator("#info").inner_text()
+    assert re.search(r"512 × 512 px · PNG · \d+ kB · \d+\.\d s", info), info
+    assert web.page.locator("#error").is_hidden()
+
+    shot = screenshots / "web-page-result.png"
+    web.page.screenshot(path=str(shot), full_page=True)
+    report_screenshot(shot, record_property)
+
+    name, data = web.download()
+    assert name == "astronaut-composite.png"
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "PNG" and image.size == (512, 512)
+        pixels = np.asarray(image.convert("RGB"))
+    assert np.all(pixels[:20, :20] == MAGENTA_RGB)
+    web.check_healthy()
+
+
+def test_transparent_background_downloads_with_an_alpha_channel(web):
+    web.choose_photo(ASTRONAUT)
+    web.page.get_by_role("radio", name="Transparent").check()
+    web.expect(web.page.locator('#format option[value="jpeg"]')).to_be_disabled()
+    web.wait_for_result("transparent")
+    assert web.result_pixel(3, 3)[3] == 0
+
+    name, data = web.download()
+    assert name == "astronaut-composite.png"
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "PNG" and image.size == (512, 512)
+        assert image.mode == "RGBA"
+        alpha = np.asarray(image)[..., 3]
+    assert np.all(alpha[:20, :20] == 0) and np.all(alpha[110:140, 210:240] == 255)
+    web.check_healthy()
+
+
+def test_a_text_file_shows_the_error_and_a_photo_afterwards_still_works(web):
+    web.choose_photo({"name": "notes.txt", "mimeType": "text/plain",
+                      "buffer": b"not a photo, only words\n"})
+    error = web.page.locator("#error")
+    web.expect(error).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    web.expect(error).to_contain_text("not a picture this service can read")
+    web.expect(web.page.locator("#form")).to_have_attribute("data-state", "error")
+    assert web.page.locator("#result").is_hidden() and web.page.locator("#done").is_hidden()
+
+    web.choose_photo(ASTRONAUT)
+    web.wait_for_result("green")
+    assert error.is_hidden()
+    name, _ = web.download()
+    assert name == "astronaut-composite.png"
+    web.check_healthy()
+
+
+def test_progress_shows_while_waiting_and_segmentation_down_is_said_in_plain_words(web):
+    # The page's side of a 503, answered as the matting service words it, held back until the
+    # progress state has been seen.
+    held = []
+    web.page.route("**/matte", lambda route: held.append(route))
+    web.choose_photo(ASTRONAUT)
+    progress = web.page.locator("#progress")
+    web.expect(progress).to_be_visible()
+    web.expect(progress).to_contain_text("Cutting out the people")
+    web.expect(web.page.locator("#form")).to_have_attribute("data-state", "busy")
+    assert len(held) == 1
+    held[0].fulfill(status=503, json={"error": {
+        "code": "segmentation_unavailable",
+        "message": "The segmentation service at http://127.0.0.1:1 cannot be reached."}})
+    error = web.page.locator("#error")
+    web.expect(error).to_contain_text("finds people is not running right now")
+    web.expect(error).to_contain_text("cannot be reached")
+    web.expect(progress).to_be_hidden()
+
+    web.page.unroute("**/matte")
+    web.page.get_by_role("button", name="Replace background").click()
+    web.wait_for_result("green")
+    assert error.is_hidden()
+    assert web.script_errors == []
+
+
+def test_phone_width_nothing_overflows(phone, screenshots, record_property):
+    layout = phone.page.evaluate(_OVERFLOWING)
+    assert layout["scrollWidth"] <= layout["width"] == 375 and layout["wide"] == [], layout
+
+    phone.choose_photo(ASTRONAUT)
+    phone.wait_for_result("green")
+    layout = phone.page.evaluate(_OVERFLOWING)
+    assert layout["scrollWidth"] <= layout["width"] and layout["wide"] == [], layout
+    result_box = phone.page.locator("#result").bounding_box()
+    assert 300 <= result_box["width"] <= 375
+
+    shot = screenshots / "web-page-phone.png"
+    phone.page.screenshot(path=str(shot), full_page=True)
+    report_screenshot(shot, record_property)
+    phone.check_healthy()
