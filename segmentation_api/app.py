@@ -16,7 +16,7 @@ from service_common.device import configure_threads
 from service_common.errors import ApiError
 from service_common.http import StageTimer, configure_app, read_upload
 from service_common.images import decode_image, encode_image
-from service_common.params import TrimapParams
+from service_common.params import TrimapParams, form_flag
 from service_common.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,19 +27,16 @@ def _segmenter() -> PersonSegmenter:
     return current_app.extensions["segmenter"]
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def _run(timer: StageTimer) -> TrimapResult:
     settings: Settings = current_app.extensions["settings"]
     data = read_upload("image")
     params = TrimapParams.from_form(request.form)
+    allow_empty = form_flag(request.form, "allow_empty")
     with timer.stage("decode"):
         image = decode_image(data, max_bytes=settings.max_upload_bytes,
                              max_pixels=settings.max_image_pixels)
     result = segment_to_trimap(_segmenter(), image.rgb, params, timer)
-    if result.people == 0 and not _truthy(request.form.get("allow_empty")):
+    if result.people == 0 and not allow_empty:
         raise ApiError(422, "no_person", "No person was found in the image "
                        f"(segmenter '{_segmenter().name}', score_threshold "
                        f"{params.score_threshold:g}). Send allow_empty=true to get an "

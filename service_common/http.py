@@ -37,6 +37,10 @@ def limit_in_flight(app: Flask, limit: int, retry_after: int) -> None:
         if request.method != "POST":
             return None
         if not slots.acquire(blocking=False):
+            # Read the upload to its end (bounded by MAX_CONTENT_LENGTH) so the client is not
+            # cut off mid-send and its keep-alive connection stays usable for the retry.
+            while request.stream.read(1 << 16):
+                pass
             return error_response(503, "overloaded",
                                   f"The service is busy with {limit} requests; retry in "
                                   f"{retry_after} s.", {"Retry-After": str(retry_after)})

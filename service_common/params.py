@@ -26,6 +26,18 @@ def form_number(form: Mapping[str, str], name: str, default: float, low: float, 
     return value
 
 
+def form_flag(form: Mapping[str, str], name: str, default: bool = False) -> bool:
+    """Read ``name`` as true/false (also 1/0, yes/no, on/off), or raise a 400 ``ApiError``."""
+    raw = (form.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("true", "1", "yes", "on"):
+        return True
+    if raw in ("false", "0", "no", "off"):
+        return False
+    raise ApiError(400, "bad_parameter", f"'{name}' must be true or false, got {raw[:40]!r}.")
+
+
 @dataclass(frozen=True)
 class NumberRange:
     """A numeric form parameter's default and inclusive bounds."""

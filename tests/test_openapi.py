@@ -1,0 +1,76 @@
+"""The OpenAPI documents stay true: every route is described, and what they say is enforced."""
+
+import io
+
+import pytest
+import requests
+from PIL import Image
+
+from matting_api.app import bp as matting_bp
+from segmentation_api.app import bp as segmentation_bp
+
+pytestmark = pytest.mark.slow
+
+
+def routes(app_module_bp, app) -> set[tuple[str, str]]:
+    """(path, method) of every rule the API blueprint registered."""
+    found = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith(app_module_bp.name + "."):
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                found.add((rule.rule, method.lower()))
+    return found
+
+
+def documented(document: dict) -> set[tuple[str, str]]:
+    return {(path, method) for path, item in document["paths"].items() for method in item}
+
+
+def small_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("service_name", ["segmentation_service", "matting_service"])
+def test_every_route_is_documented(request, service_name):
+    from flask import Flask
+
+    service = request.getfixturevalue(service_name)
+    document = requests.get(service.url + "/openapi.json", timeout=10).json()
+    assert document["openapi"].startswith("3.")
+    blueprint = segmentation_bp if service_name == "segmentation_service" else matting_bp
+    app = Flask("routes")
+    app.register_blueprint(blueprint)
+    assert routes(blueprint, app) == documented(document)
+
+
+@pytest.mark.parametrize(("service_name", "path"), [("segmentation_service", "/trimap"),
+                                                    ("matting_service", "/matte")])
+def test_documented_ranges_and_enums_are_enforced(request, service_name, path):
+    service = request.getfixturevalue(service_name)
+    document = requests.get(service.url + "/openapi.json", timeout=10).json()
+    operation = document["paths"][path]["post"]
+    schema = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+    image = small_png()
+    documented_statuses = {int(code) for code in operation["responses"]}
+    for name, prop in schema["properties"].items():
+        if "minimum" in prop:
+            step = 1 if prop["type"] == "integer" else 0.5
+            for outside in (prop["minimum"] - step, prop["maximum"] + step):
+                answer = requests.post(service.url + path, files={"image": image},
+                                       data={name: str(outside)}, timeout=60)
+                assert answer.status_code == 400, (name, outside)
+                assert name in answer.json()["error"]["message"]
+        if "enum" in prop:
+            answer = requests.post(service.url + path, files={"image": image},
+                                   data={name: "not-a-documented-value"}, timeout=60)
+            assert answer.status_code == 400, name
+            for value in prop["enum"]:
+                form = {name: value, "if_no_person": "empty", "allow_empty": "true"}
+                if name == "format" and value == "jpeg":
+                    form["output"] = "composite"
+                answer = requests.post(service.url + path, files={"image": image}, data=form,
+                                       timeout=60)
+                assert answer.status_code in documented_statuses, (name, value)
+                assert answer.status_code < 500
