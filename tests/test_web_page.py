@@ -20,7 +20,7 @@ import pytest
 import requests
 from PIL import Image
 
-from service_common.launcher import ROOT
+from service_common.launcher import ROOT, Service
 
 pytestmark = pytest.mark.slow
 
@@ -236,30 +236,38 @@ def test_a_text_file_shows_the_error_and_a_photo_afterwards_still_works(web):
     web.check_healthy()
 
 
-def test_progress_shows_while_waiting_and_segmentation_down_is_said_in_plain_words(web):
-    # The page's side of a 503, answered as the matting service words it, held back until the
-    # progress state has been seen.
-    held = []
-    web.page.route("**/matte", lambda route: held.append(route))
-    web.choose_photo(ASTRONAUT)
-    progress = web.page.locator("#progress")
-    web.expect(progress).to_be_visible()
-    web.expect(progress).to_contain_text("Cutting out the people")
-    web.expect(web.page.locator("#form")).to_have_attribute("data-state", "busy")
-    assert len(held) == 1
-    held[0].fulfill(status=503, json={"error": {
-        "code": "segmentation_unavailable",
-        "message": "The segmentation service at http://127.0.0.1:1 cannot be reached."}})
-    error = web.page.locator("#error")
-    web.expect(error).to_contain_text("finds people is not running right now")
-    web.expect(error).to_contain_text("cannot be reached")
-    web.expect(progress).to_be_hidden()
+def test_progress_shows_and_segmentation_down_is_said_in_plain_words(browser):
+    # A pair of services of its own, so that stopping segmentation troubles no other test.
+    segmentation = Service("segmentation_api", {"SEGMENTER": "selfie"}).start()
+    matting = Service("matting_api", {"MATTER": "closed-form",
+                                      "SEGMENTATION_URL": segmentation.url}).start()
+    pages = open_page(browser, matting, viewport={"width": 1280, "height": 900})
+    try:
+        web = next(pages)
+        web.choose_photo(ASTRONAUT)
+        progress = web.page.locator("#progress")
+        web.expect(progress).to_be_visible()
+        web.expect(progress).to_contain_text("Cutting out the people")
+        web.expect(web.page.locator("#form")).to_have_attribute("data-state", "busy")
+        web.wait_for_result("green")
 
-    web.page.unroute("**/matte")
-    web.page.get_by_role("button", name="Replace background").click()
-    web.wait_for_result("green")
-    assert error.is_hidden()
-    assert web.script_errors == []
+        segmentation.stop()
+        web.page.get_by_role("button", name="Replace background").click()
+        error = web.page.locator("#error")
+        web.expect(error).to_contain_text("finds people is not running right now",
+                                          timeout=RESULT_TIMEOUT_MS)
+        web.expect(error).to_contain_text("cannot be reached")
+        web.expect(progress).to_be_hidden()
+
+        segmentation.start()  # the same port; the matting service is not restarted
+        web.page.get_by_role("button", name="Replace background").click()
+        web.wait_for_result("green")
+        assert error.is_hidden()
+        assert web.script_errors == []
+    finally:
+        pages.close()
+        matting.stop()
+        segmentation.stop()
 
 
 def test_phone_width_nothing_overflows(phone, screenshots, record_property):
