@@ -1,0 +1,359 @@
+"""Put the people of one video into another: every frame goes through the matting service and
+is composited over the matching frame of a background, and the frames become a film again.
+
+    python -m client.video FOREGROUND OUTPUT [--background BACKGROUND]
+                           [--background-end loop|freeze|trim] [--server URL]
+                           [--start SECONDS] [--duration SECONDS] [--max-frames N]
+                           [--in-flight 4] [--no-temporal-stability]
+
+BACKGROUND is a video, an image, ``#rrggbb``, ``blur``, ``transparent`` or the name of one of the
+service's backgrounds (``GET /backgrounds``); by default ``green``, or ``transparent`` for the
+formats with alpha. OUTPUT's extension picks the format: ``.mp4`` H.264 + AAC for sharing,
+``.webm`` VP9 with alpha + Opus, ``.mov`` ProRes 4444 with alpha + PCM for editors.
+
+How: frames are decoded with PyAV, sent as JPEG to ``POST /matte`` for ``output=cutout`` (the
+people's colours F and alpha, a lossless PNG back; ``if_no_person=empty``, so a frame with nobody
+in it has alpha 0 and becomes the background frame), several at a time from a thread pool and
+taken back in order. Alpha is smoothed over time (``client.temporal``) and composited here:
+alpha·F + (1 − alpha)·background, in float, rounded once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import threading
+import time as clock
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import islice
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from client.backdrops import BACKGROUND_ENDS, Backdrop, VideoBackdrop, open_backdrop
+from client.media import (
+    Frame,
+    VideoError,
+    VideoInfo,
+    VideoWriter,
+    audio_is_copied,
+    output_format,
+    output_pts,
+    probe,
+    read_frames,
+)
+from client.remove_background import DEFAULT_SERVER, MattingClient, MattingError
+from client.temporal import AlphaStabilizer, TemporalStability
+from matting_api.compositing import composite, to_uint8
+
+DEFAULT_IN_FLIGHT = 4  # the matting service works on 4 requests at once by default
+JPEG_QUALITY = 95
+DEFAULT_STABILITY = TemporalStability()
+
+
+@dataclass(frozen=True)
+class Matted:
+    """The service's answer for one frame: colours F (RGB uint8 H×W×3), alpha (float32 H×W)."""
+
+    foreground_rgb: np.ndarray
+    alpha: np.ndarray
+    people: int | None
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """One finished frame, for ``on_frame``: ``time`` in output seconds, ``pixels`` as written
+    (RGB, or RGBA when transparent)."""
+
+    index: int
+    time: Fraction
+    image_rgb: np.ndarray
+    raw_alpha: np.ndarray  # as the service answered
+    alpha: np.ndarray  # after temporal stability
+    people: int | None
+    pixels: np.ndarray
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """What ``replace_background`` wrote."""
+
+    path: Path
+    frames: int
+    width: int
+    height: int
+    rate: Fraction
+    transparent: bool
+    audio: str  # "none", "copied (aac)" or "encoded (aac → opus)"
+    seconds: float  # wall-clock time of the whole job
+
+
+def encode_jpeg(image_rgb: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
+    """RGB uint8 H×W×3 → JPEG bytes."""
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return data.tobytes()
+
+
+def decode_cutout(data: bytes, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """A cutout PNG (RGBA) → (F as RGB uint8 H×W×3, alpha float32 H×W); ``MattingError`` when
+    it is not an RGBA image of the frame's size."""
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None or pixels.shape != (height, width, 4):
+        shape = None if pixels is None else pixels.shape
+        raise MattingError(f"the service answered {shape} for a {width}×{height} frame; "
+                           "expected an RGBA cutout of the same size")
+    rgb = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
+    return rgb, pixels[:, :, 3].astype(np.float32) / 255.0
+
+
+def matte_frame(client: MattingClient, image_rgb: np.ndarray,
+                params: Mapping[str, str] | None = None) -> Matted:
+    """Send one frame (as JPEG) for its cutout; thread-safe."""
+    answer = client.request(encode_jpeg(image_rgb), output="cutout", fmt="png",
+                            if_no_person="empty", **(params or {}))
+    foreground, alpha = decode_cutout(answer.content, *image_rgb.shape[:2])
+    return Matted(foreground, alpha, answer.people)
+
+
+def render(matted: Matted, alpha: np.ndarray, image_rgb: np.ndarray, backdrop: Backdrop,
+           time: Fraction) -> np.ndarray | None:
+    """The output picture: RGBA (F, alpha) when transparent, else F over the backdrop's frame;
+    None when the backdrop has ended."""
+    if backdrop.transparent:
+        return np.dstack([matted.foreground_rgb, to_uint8(alpha)])
+    behind = backdrop.behind(time, image_rgb, alpha)
+    if behind is None:
+        return None
+    return composite(matted.foreground_rgb.astype(np.float32) / 255.0, alpha, behind)
+
+
+def seconds(value: float | str | Fraction | None) -> Fraction | None:
+    """A time given by a user (``1.5``, ``"1.5"``, ``Fraction(3, 2)``) as an exact Fraction."""
+    return None if value is None else Fraction(str(value))
+
+
+def expected_frames(info: VideoInfo, start: Fraction | None, duration: Fraction | None,
+                    max_frames: int | None) -> int | None:
+    """How many frames the job will write, as far as can be told before decoding."""
+    if duration is not None:
+        total = round(duration * info.rate)
+    elif info.frames:
+        total = info.frames - (round(start * info.rate) if start else 0)
+    elif info.duration is not None:
+        total = round((info.duration - (start or 0)) * info.rate)
+    else:
+        total = None
+    if max_frames is not None:
+        total = max_frames if total is None else min(total, max_frames)
+    return None if total is None else max(0, total)
+
+
+def replace_background(foreground: str | Path, output: str | Path, *,
+                       background: str | None = None, server: str = DEFAULT_SERVER,
+                       background_end: str = "loop",
+                       stability: TemporalStability | None = DEFAULT_STABILITY,
+                       in_flight: int = DEFAULT_IN_FLIGHT,
+                       start: float | str | Fraction | None = None,
+                       duration: float | str | Fraction | None = None,
+                       max_frames: int | None = None, progress: bool = True,
+                       on_frame: Callable[[FrameResult], None] | None = None,
+                       client: MattingClient | None = None,
+                       params: Mapping[str, str] | None = None) -> VideoResult:
+    """Composite the people of ``foreground`` over ``background`` into ``output``.
+
+    The output keeps the foreground's displayed size, frame rate, frame count (of the part
+    chosen with ``start``, ``duration`` and ``max_frames``) and audio. ``background`` is as for
+    the command (``None``: green, or transparent for .webm and .mov); ``background_end`` says
+    what a shorter background video does (loop, freeze, trim). ``stability=None`` turns
+    temporal stability off. ``on_frame`` sees every finished frame, in order. Raises
+    ``MattingError`` or ``VideoError``; on any exception, including ``KeyboardInterrupt``,
+    nothing is left under ``output``'s name or beside it.
+    """
+    began = clock.perf_counter()
+    foreground, output = Path(foreground), Path(output)
+    if background_end not in BACKGROUND_ENDS:
+        raise ValueError(f"background_end must be one of {', '.join(BACKGROUND_ENDS)}")
+    if in_flight < 1:
+        raise ValueError("in_flight must be at least 1")
+    if output.resolve() == foreground.resolve():
+        raise VideoError(f"{output} is the foreground itself; write the result elsewhere")
+    info = probe(foreground)
+    fmt = output_format(output)
+    stop = threading.Event()  # set when the job fails or is interrupted: no retry waits then
+    client = dataclasses.replace(client or MattingClient(server), stop=stop)
+    spec = background or ("transparent" if fmt.alpha_pix_fmt else "green")
+    backdrop = open_backdrop(spec, info.width, info.height, client=client, end=background_end,
+                             foreground_rate=info.rate)
+    start_s, duration_s = seconds(start), seconds(duration)
+    end_s = None if duration_s is None else (start_s or 0) + duration_s
+    trimmed = bool(start_s or duration_s is not None or max_frames is not None
+                   or _background_may_end_first(backdrop, background_end, info))
+    copy_audio = audio_is_copied(fmt, info.audio_codec, whole=not trimmed)
+    writer = VideoWriter(output, width=info.width, height=info.height, rate=info.rate,
+                         transparent=backdrop.transparent,
+                         audio_source=foreground if info.audio_codec else None,
+                         copy_audio=copy_audio)  # cleans up after itself if it fails
+    job = _Job(writer, backdrop, AlphaStabilizer(stability) if stability else None, on_frame,
+               info.rate)
+    decoder = read_frames(foreground, start=start_s, end=end_s)  # opens on the first frame
+    frames: Iterator[Frame] = decoder if max_frames is None else islice(decoder, max_frames)
+    pool = ThreadPoolExecutor(in_flight, thread_name_prefix="matte")
+    bar = _progress_bar(progress, expected_frames(info, start_s, duration_s, max_frames),
+                        output.name)
+    try:
+        pending: deque[tuple[Frame, int, Future[Matted]]] = deque()
+        origin: Fraction | None = None
+        pts: int | None = None
+        for frame in frames:
+            if origin is None:
+                origin = frame.time
+                if writer.audio is not None:
+                    if not trimmed:  # keep the audio's own offset from the picture
+                        origin = min(origin, writer.audio.start_time)
+                    writer.audio.begin(origin)
+            pts = output_pts(frame.time, origin, info.rate, pts)
+            pending.append((frame, pts, pool.submit(matte_frame, client, frame.rgb, params)))
+            if len(pending) >= in_flight and not job.finish(*pending.popleft(), bar):
+                pending.clear()  # the backdrop has ended: so does the output
+                break
+        while pending and job.finish(*pending.popleft(), bar):
+            pass
+        if writer.frames == 0:
+            raise VideoError(f"{foreground} has no frames in the chosen part")
+        # Cut the audio where the picture ends when only a part was taken; otherwise keep all.
+        writer.close(end=Fraction(job.last_pts + 1) / info.rate if trimmed else None)
+    except BaseException:
+        stop.set()
+        writer.discard()
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        decoder.close()
+        bar.close()
+    audio = "none" if writer.audio is None else f"copied ({info.audio_codec})" if copy_audio \
+        else f"encoded ({info.audio_codec} → {writer.audio.codec})"
+    return VideoResult(output, writer.frames, info.width, info.height, info.rate,
+                       backdrop.transparent, audio, clock.perf_counter() - began)
+
+
+def _background_may_end_first(backdrop: Backdrop, background_end: str,
+                               info: VideoInfo) -> bool:
+    """Whether a background video with ``trim`` may stop the output before the foreground
+    ends."""
+    if background_end != "trim" or not isinstance(backdrop, VideoBackdrop):
+        return False
+    return backdrop.duration is None or info.duration is None or \
+        backdrop.duration < info.duration
+
+
+class _Job:
+    """The in-order half of the pipeline: stabilise, composite, encode, report."""
+
+    def __init__(self, writer: VideoWriter, backdrop: Backdrop,
+                 stabilizer: AlphaStabilizer | None,
+                 on_frame: Callable[[FrameResult], None] | None, rate: Fraction) -> None:
+        self.writer, self.backdrop, self.stabilizer = writer, backdrop, stabilizer
+        self.on_frame, self.rate = on_frame, rate
+        self.last_pts = -1
+
+    def finish(self, frame: Frame, pts: int, future: Future[Matted], bar: tqdm) -> bool:
+        """Write one frame; False when the backdrop has ended and the output stops here."""
+        matted = future.result()
+        alpha = matted.alpha
+        if self.stabilizer is not None:
+            alpha = self.stabilizer(frame.rgb, matted.alpha, matted.people)
+        time = Fraction(pts) / self.rate
+        pixels = render(matted, alpha, frame.rgb, self.backdrop, time)
+        if pixels is None:
+            return False
+        self.writer.write(pixels, pts)
+        if self.writer.audio is not None:
+            self.writer.audio.write_until(time)
+        self.last_pts = pts
+        if self.on_frame is not None:
+            self.on_frame(FrameResult(frame.index, time, frame.rgb, matted.alpha, alpha,
+                                      matted.people, pixels))
+        bar.update(1)
+        return True
+
+
+def _progress_bar(enabled: bool, total: int | None, name: str) -> tqdm:
+    """Frames done, frames per second (also below one) and the time left."""
+    return tqdm(total=total, unit="frame", desc=name, disable=not enabled, dynamic_ncols=True,
+                smoothing=0.1, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} "
+                                         "[{elapsed}<{remaining}, {rate_noinv_fmt}]")
+
+
+def preview_frames(path: str | Path, count: int = 3) -> list[np.ndarray]:
+    """``count`` frames spread evenly over a video, first and last included (RGB uint8
+    H×W×3), for a look; one pass, holding only those."""
+    info = probe(Path(path))
+    total = info.frames or (round(info.duration * info.rate) if info.duration else count)
+    picks = set(np.linspace(0, max(total - 1, 0), max(count, 0)).round().astype(int).tolist())
+    chosen, last = [], None
+    for frame in read_frames(Path(path)):
+        last = frame
+        if frame.index in picks:
+            chosen.append(frame.rgb)
+    if last is not None and len(chosen) < len(picks) and last.index not in picks:
+        chosen.append(last.rgb)  # the container overstated its length
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m client.video",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("foreground", type=Path, help="the video of people")
+    parser.add_argument("output", type=Path,
+                        help="the result: .mp4 (H.264), .webm (VP9 + alpha), .mov (ProRes 4444)")
+    parser.add_argument("--background",
+                        help="a video, an image, #rrggbb, blur, transparent or a name from the "
+                             "service's backgrounds (default: green; transparent for .webm, .mov)")
+    parser.add_argument("--background-end", choices=BACKGROUND_ENDS, default="loop",
+                        help="when a background video is shorter: loop it (default), freeze its "
+                             "last frame, or trim the output")
+    parser.add_argument("--server", default=DEFAULT_SERVER, help="the matting service's URL")
+    parser.add_argument("--start", type=float, help="begin this many seconds in")
+    parser.add_argument("--duration", type=float, help="process this many seconds")
+    parser.add_argument("--max-frames", type=int, help="process at most this many frames")
+    parser.add_argument("--in-flight", type=int, default=DEFAULT_IN_FLIGHT,
+                        help="frames at the service at once (default: %(default)s)")
+    parser.add_argument("--temporal-stability", action=argparse.BooleanOptionalAction,
+                        default=True, help="smooth alpha over time on still parts of the "
+                                           "picture (default: on)")
+    args = parser.parse_args(argv)
+    if args.in_flight < 1:
+        parser.error("--in-flight must be at least 1")
+    if not args.foreground.is_file():
+        parser.error(f"{args.foreground} does not exist")
+    try:
+        result = replace_background(
+            args.foreground, args.output, background=args.background, server=args.server,
+            background_end=args.background_end,
+            stability=DEFAULT_STABILITY if args.temporal_stability else None,
+            in_flight=args.in_flight, start=args.start, duration=args.duration,
+            max_frames=args.max_frames)
+    except KeyboardInterrupt:
+        print(f"interrupted: nothing was written to {args.output}", file=sys.stderr)
+        return 130
+    except (MattingError, VideoError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {result.path}: {result.frames} frames, {result.width}×{result.height}, "
+          f"{float(result.rate):.3f} fps, audio {result.audio}, "
+          f"{result.frames / result.seconds:.2f} frames/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
