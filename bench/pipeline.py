@@ -103,36 +103,40 @@ def _timed(function) -> float:
 
 
 def fba_flops(trimap: np.ndarray) -> float:
-    """FLOPs of one FBA forward on the region the matting service gives it for ``trimap``."""
+    """FLOPs of one FBA forward on what the matting service gives it for ``trimap``: the region
+    around the people, shrunk to FBA_MAX_PIXELS when it is larger."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from matting_api.fba import build_fba, network_inputs
-    from matting_api.matters.base import region
+    from matting_api.matters.base import region, shrink, solve_scale
     from matting_api.matters.fba_matter import CONTEXT_MARGIN
+    from service_common.settings import Settings
 
-    box = region(trimap != 0, CONTEXT_MARGIN)
-    crop = trimap[box]
-    inputs = network_inputs(np.zeros((*crop.shape, 3), np.uint8), crop)
+    crop = trimap[region(trimap != 0, CONTEXT_MARGIN)]
+    scale = solve_scale(crop.size, Settings.load().fba_max_pixels)
+    image, crop = shrink(np.zeros((*crop.shape, 3), np.uint8), crop, scale)
     model = build_fba().eval()
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
-        model(*[torch.from_numpy(array) for array in inputs])
+        model(*[torch.from_numpy(array) for array in network_inputs(image, crop)])
     return float(counter.get_total_flops())
 
 
 def maskrcnn_flops(height: int, width: int) -> float:
-    """FLOPs of one Mask R-CNN forward at the service's default detection size."""
+    """FLOPs of the segmentation service's Mask R-CNN pass at its default detection size, with
+    random weights (which find nobody, so no mask head: add ~1 GFLOP per person found)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from segmentation_api.segmenters.maskrcnn import build_maskrcnn
+    from segmentation_api.segmenters.maskrcnn import MaskRCNNSegmenter, build_maskrcnn
     from service_common.settings import Settings
 
-    settings = Settings()
-    model = build_maskrcnn(min_size=settings.maskrcnn_min_size,
-                           max_size=settings.maskrcnn_max_size).eval()
+    settings = Settings.load()
+    segmenter = MaskRCNNSegmenter(build_maskrcnn(min_size=settings.maskrcnn_min_size,
+                                                 max_size=settings.maskrcnn_max_size).eval(),
+                                  torch.device("cpu"))
     counter = FlopCounterMode(display=False)
-    with torch.inference_mode(), counter:
-        model([torch.rand(3, height, width)])
+    with counter:
+        segmenter.segment(np.zeros((height, width, 3), np.uint8), score_threshold=0.6)
     return float(counter.get_total_flops())
 
 

@@ -9,6 +9,7 @@ import torch
 from models import MASKRCNN_COCO
 from segmentation_api.segmenters import SegmenterUnavailable, load_segmenter
 from segmentation_api.segmenters.maskrcnn import (
+    COCO_CATEGORIES,
     PERSON_LABEL,
     MaskRCNNSegmenter,
     build_maskrcnn,
@@ -84,3 +85,26 @@ def test_auto_falls_back_to_the_embedded_model_and_says_so(tmp_path, caplog):
     segmenter = load_segmenter(settings)
     assert segmenter.name == "selfie"
     assert "Mask R-CNN unavailable" in caplog.text and "selfie" in caplog.text
+
+
+def test_people_only_path_equals_torchvisions_forward(random_weights):
+    """The mask head run on kept people alone gives torchvision's masks for those people."""
+    model = load_maskrcnn(random_weights, min_size=128, max_size=160)
+    model.roi_heads.score_thresh = 0.0  # random weights: let every box through
+    predictor = model.roi_heads.box_predictor
+    with torch.no_grad():  # boxes = proposals, each one a person and a bird alike
+        predictor.bbox_pred.weight.zero_()
+        predictor.bbox_pred.bias.zero_()
+        predictor.cls_score.weight.zero_()
+        predictor.cls_score.bias.zero_()
+        predictor.cls_score.bias[[PERSON_LABEL, COCO_CATEGORIES.index("bird")]] = 3.0
+    segmenter = MaskRCNNSegmenter(model, torch.device("cpu"))
+    image = np.random.default_rng(2).integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    tensor = torch.from_numpy(image).permute(2, 0, 1).float() / 255.0
+    with torch.inference_mode():
+        reference = model([tensor])[0]
+        keep = reference["labels"] == PERSON_LABEL
+        expected = reference["masks"][keep, 0]
+        masks, count = segmenter._people(tensor, 0.0)
+    assert count == int(keep.sum()) > 0 and count < len(reference["labels"])
+    assert torch.allclose(masks, expected, atol=1e-5)

@@ -11,6 +11,7 @@ from torchvision.models import resnet50
 from torchvision.models.detection import MaskRCNN, MaskRCNN_ResNet50_FPN_Weights
 from torchvision.models.detection._utils import overwrite_eps
 from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
+from torchvision.models.detection.roi_heads import maskrcnn_inference
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from models import MASKRCNN_COCO, candidate_paths
@@ -78,16 +79,40 @@ class MaskRCNNSegmenter:
                               max_size=settings.maskrcnn_max_size)
         return cls(model, device)
 
+    def _people(self, image: torch.Tensor, score_threshold: float) -> tuple[torch.Tensor, int]:
+        """Mask R-CNN's own stages, with the mask head run only on the people kept.
+
+        torchvision's forward predicts a mask for every detection of every class (up to 100);
+        here the boxes are filtered to person ≥ ``score_threshold`` first. Returns the kept
+        people's mask probabilities pasted at the input's size (people × H × W) and their count.
+        """
+        model, heads = self.model, self.model.roi_heads
+        size = image.shape[-2:]
+        images, _ = model.transform([image])
+        features = model.backbone(images.tensors)
+        proposals, _ = model.rpn(images, features)
+        box_features = heads.box_head(heads.box_roi_pool(features, proposals, images.image_sizes))
+        class_logits, box_regression = heads.box_predictor(box_features)
+        boxes, scores, labels = heads.postprocess_detections(class_logits, box_regression,
+                                                             proposals, images.image_sizes)
+        keep = (labels[0] == PERSON_LABEL) & (scores[0] >= score_threshold)
+        people = boxes[0][keep]
+        if people.shape[0] == 0:
+            return torch.zeros((0, *size)), 0
+        mask_features = heads.mask_roi_pool(features, [people], images.image_sizes)
+        mask_logits = heads.mask_predictor(heads.mask_head(mask_features))
+        probabilities = maskrcnn_inference(mask_logits, [labels[0][keep]])[0]
+        detections = model.transform.postprocess([{"boxes": people, "masks": probabilities}],
+                                                 images.image_sizes, [tuple(size)])
+        return detections[0]["masks"][:, 0], int(people.shape[0])
+
     def segment(self, image_rgb: np.ndarray, *, score_threshold: float = 0.6) -> PersonSegmentation:
         """Person probability (float32 H×W) and the number of people with score ≥ threshold."""
         height, width = image_rgb.shape[:2]
         with torch.inference_mode():
             tensor = torch.from_numpy(image_rgb).to(self.device).permute(2, 0, 1)
-            detections = self.model([tensor.float().div_(255.0)])[0]
-            person = detections["labels"] == PERSON_LABEL
-            keep = person & (detections["scores"] >= score_threshold)
-            masks = detections["masks"][keep, 0]  # people × H × W, probabilities at input size
-            if masks.shape[0] == 0:
+            masks, count = self._people(tensor.float().div_(255.0), score_threshold)
+            if count == 0:
                 return PersonSegmentation(np.zeros((height, width), np.float32), 0)
             probability = masks.amax(dim=0).float().cpu().numpy()
-        return PersonSegmentation(np.ascontiguousarray(probability), int(masks.shape[0]))
+        return PersonSegmentation(np.ascontiguousarray(probability), count)
