@@ -23,20 +23,23 @@ def configure_app(app: Flask, settings: Settings, uploads: int = 1) -> None:
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024  # text fields; above the parser chunk
     app.config["MAX_FORM_PARTS"] = 64
     register_error_handlers(app)
-    limit_in_flight(app, settings.max_in_flight, settings.retry_after)
+    limit_in_flight(app, settings.max_in_flight, settings.retry_after, settings.queue_timeout)
 
 
-def limit_in_flight(app: Flask, limit: int, retry_after: int) -> None:
-    """Answer 503 with ``Retry-After`` to a POST that arrives while ``limit`` POSTs are already
-    being worked on in this process, instead of letting requests queue without end. Health and
-    readiness checks are never refused."""
+def limit_in_flight(app: Flask, limit: int, retry_after: int, queue_timeout: float) -> None:
+    """Work on at most ``limit`` POSTs at once in this process. A POST that finds them all busy
+    waits up to ``queue_timeout`` seconds for one to finish, then gets 503 with
+    ``Retry-After``: the queue is short and bounded, never endless. Health and readiness checks
+    are never refused."""
     slots = threading.BoundedSemaphore(limit)
 
     @app.before_request
     def _take_slot():
         if request.method != "POST":
             return None
-        if not slots.acquire(blocking=False):
+        acquired = (slots.acquire(timeout=queue_timeout) if queue_timeout > 0
+                    else slots.acquire(blocking=False))
+        if not acquired:
             # Read the upload to its end (bounded by MAX_CONTENT_LENGTH) so the client is not
             # cut off mid-send and its keep-alive connection stays usable for the retry.
             while request.stream.read(1 << 16):

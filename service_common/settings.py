@@ -35,6 +35,7 @@ class Settings:
     max_image_pixels: int = 40_000_000
     max_in_flight: int = 4  # POSTs worked on at once per process; more get 503 + Retry-After
     retry_after: int = 2  # seconds, in that 503's Retry-After
+    queue_timeout: float = 5.0  # seconds a POST may wait for a free slot before that 503
     segmentation_connect_timeout: float = 3.0
     segmentation_read_timeout: float = 60.0
     backgrounds_dir: str = str(PROJECT_ROOT / "backgrounds")

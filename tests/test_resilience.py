@@ -43,7 +43,7 @@ def post_with_retry(session: requests.Session, url: str, image: bytes,
 
 def test_overload_gets_503_with_retry_after(segmentation_service, astronaut_png):
     matting = Service("matting_api", {"MATTER": "closed-form", "MAX_IN_FLIGHT": "1",
-                                      "RETRY_AFTER": "3",
+                                      "RETRY_AFTER": "3", "QUEUE_TIMEOUT": "0",
                                       "SEGMENTATION_URL": segmentation_service.url}).start()
     try:
         with ThreadPoolExecutor(4) as pool:

@@ -260,7 +260,7 @@ def test_ctrl_c_leaves_no_file(matting_service, tmp_path):
 
 def test_overloaded_service_is_waited_for_and_retried(segmentation_service, tmp_path):
     busy = Service("matting_api", {"MATTER": "closed-form", "MAX_IN_FLIGHT": "1",
-                                   "RETRY_AFTER": "1",
+                                   "RETRY_AFTER": "1", "QUEUE_TIMEOUT": "0",
                                    "SEGMENTATION_URL": segmentation_service.url}).start()
     empty_room = shared_data("videos", "one-by-one-person-detection.mp4")
     try:
