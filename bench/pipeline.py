@@ -32,20 +32,11 @@ import torch
 from PIL import Image
 
 from matting_api.compositing import cover
+from service_common.http import parse_server_timing
 from service_common.launcher import ROOT, Service
 
 COMPUTE_STAGES = ("decode", "seg-decode", "seg-segment", "seg-trimap", "seg-encode", "matting",
                   "compositing", "encode")
-
-
-def parse_timing(header: str) -> dict[str, float]:
-    """``Server-Timing`` → {stage: seconds}."""
-    stages = {}
-    for entry in header.split(","):
-        name, _, duration = entry.strip().partition(";dur=")
-        if duration:
-            stages[name] = float(duration) / 1000.0
-    return stages
 
 
 def photo(width: int, height: int) -> tuple[bytes, np.ndarray]:
@@ -73,7 +64,7 @@ def timed_requests(session: requests.Session, url: str, repeats: int, files: dic
         response = session.post(url, files=files, data=data, timeout=600)
         totals.append(time.perf_counter() - start)
         response.raise_for_status()
-        stages.append(parse_timing(response.headers.get("Server-Timing", "")))
+        stages.append(parse_server_timing(response.headers.get("Server-Timing", "")))
     return totals, stages, response
 
 

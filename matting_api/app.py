@@ -18,13 +18,14 @@ from matting_api.segmentation_client import SegmentationClient
 from matting_api.web import bp as web_bp
 from service_common.device import configure_threads
 from service_common.errors import ApiError
-from service_common.http import StageTimer, configure_app, read_upload
+from service_common.http import StageTimer, add_common_routes, configure_app, read_upload
 from service_common.images import ENCODE_FORMATS, decode_image, encode_image, mimetype
 from service_common.params import TrimapParams
 from service_common.settings import Settings
 
 log = logging.getLogger(__name__)
 bp = Blueprint("matting", __name__)
+add_common_routes(bp, openapi_document)
 
 
 def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -102,18 +103,6 @@ def backgrounds() -> Response:
     return jsonify(backgrounds=[{"name": name, "width": int(image.shape[1]),
                                  "height": int(image.shape[0])}
                                 for name, image in library.items()])
-
-
-@bp.get("/openapi.json")
-def openapi() -> Response:
-    """The OpenAPI description of this service."""
-    return jsonify(openapi_document())
-
-
-@bp.get("/healthz")
-def healthz() -> Response:
-    """The process is alive."""
-    return jsonify(status="ok")
 
 
 @bp.get("/readyz")

@@ -7,15 +7,15 @@ anywhere else, and its Content-Security-Policy says so to the browser.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 
 import numpy as np
 from flask import Blueprint, Response, current_app
 from flask.blueprints import BlueprintSetupState
-from PIL import Image
 
+from matting_api.compositing import cover
 from service_common.errors import ApiError
+from service_common.images import encode_image
 
 THUMBNAIL_SIZE = (160, 90)  # width, height: the backgrounds are 16:9
 _PAGE_HEADERS = {
@@ -31,15 +31,8 @@ bp = Blueprint("web", __name__, static_folder="web", static_url_path="/web")
 def thumbnail_jpeg(image_rgb: np.ndarray, size: tuple[int, int] = THUMBNAIL_SIZE) -> bytes:
     """A JPEG of ``image_rgb`` (RGB uint8 H×W×3) scaled to cover ``size`` (width, height) and
     centre-cropped, never stretched."""
-    image = Image.fromarray(image_rgb)
     width, height = size
-    scale = max(width / image.width, height / image.height)
-    scaled = image.resize((max(width, round(image.width * scale)),
-                           max(height, round(image.height * scale))), Image.Resampling.LANCZOS)
-    left, top = (scaled.width - width) // 2, (scaled.height - height) // 2
-    buffer = io.BytesIO()
-    scaled.crop((left, top, left + width, top + height)).save(buffer, format="JPEG", quality=85)
-    return buffer.getvalue()
+    return encode_image(cover(image_rgb, height, width), "jpeg", quality=85)
 
 
 def thumbnails(library: Mapping[str, np.ndarray]) -> dict[str, bytes]:

@@ -14,13 +14,14 @@ from segmentation_api.pipeline import TrimapResult, segment_to_trimap
 from segmentation_api.segmenters import PersonSegmenter, load_segmenter
 from service_common.device import configure_threads
 from service_common.errors import ApiError
-from service_common.http import StageTimer, configure_app, read_upload
+from service_common.http import StageTimer, add_common_routes, configure_app, read_upload
 from service_common.images import decode_image, encode_image
 from service_common.params import TrimapParams, form_flag
 from service_common.settings import Settings
 
 log = logging.getLogger(__name__)
 bp = Blueprint("segmentation", __name__)
+add_common_routes(bp, openapi_document)
 
 
 def _segmenter() -> PersonSegmenter:
@@ -69,18 +70,6 @@ def mask() -> Response:
     result = _run(timer)
     pixels = np.clip(result.probability * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return _png_response(pixels, result, timer)
-
-
-@bp.get("/openapi.json")
-def openapi() -> Response:
-    """The OpenAPI description of this service."""
-    return jsonify(openapi_document())
-
-
-@bp.get("/healthz")
-def healthz() -> Response:
-    """The process is alive."""
-    return jsonify(status="ok")
 
 
 @bp.get("/readyz")

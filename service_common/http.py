@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from flask import Flask, g, request
+from flask import Blueprint, Flask, g, jsonify, request
 
 from service_common.errors import ApiError, error_response, register_error_handlers
 from service_common.settings import Settings
@@ -24,6 +24,21 @@ def configure_app(app: Flask, settings: Settings, uploads: int = 1) -> None:
     app.config["MAX_FORM_PARTS"] = 64
     register_error_handlers(app)
     limit_in_flight(app, settings.max_in_flight, settings.retry_after, settings.queue_timeout)
+
+
+def add_common_routes(bp: Blueprint, openapi_document: Callable[[], dict]) -> None:
+    """``GET /openapi.json`` and ``GET /healthz`` (the process is alive) on a service's
+    blueprint."""
+
+    @bp.get("/openapi.json")
+    def openapi():
+        """The OpenAPI description of this service."""
+        return jsonify(openapi_document())
+
+    @bp.get("/healthz")
+    def healthz():
+        """The process is alive."""
+        return jsonify(status="ok")
 
 
 def limit_in_flight(app: Flask, limit: int, retry_after: int, queue_timeout: float) -> None:
@@ -74,6 +89,18 @@ def read_upload(name: str, *, required: bool = True) -> bytes | None:
     return upload.read()
 
 
+def parse_server_timing(header: str) -> dict[str, float]:
+    """A ``Server-Timing`` header → {stage: seconds}; entries without a duration are skipped."""
+    stages = {}
+    for entry in header.split(","):
+        name, _, duration = entry.strip().partition(";dur=")
+        try:
+            stages[name] = float(duration) / 1000.0
+        except ValueError:
+            continue
+    return stages
+
+
 class StageTimer:
     """Collects per-stage durations for the ``Server-Timing`` header."""
 
@@ -91,12 +118,8 @@ class StageTimer:
 
     def add_remote(self, header: str, prefix: str) -> None:
         """Add the stages of another service's ``Server-Timing`` header under ``prefix``."""
-        for entry in header.split(","):
-            name, _, duration = entry.strip().partition(";dur=")
-            try:
-                self.stages[f"{prefix}{name}"] = float(duration) / 1000.0
-            except ValueError:
-                continue
+        for name, seconds in parse_server_timing(header).items():
+            self.stages[f"{prefix}{name}"] = seconds
 
     def header(self) -> str:
         """The ``Server-Timing`` header value, durations in milliseconds."""

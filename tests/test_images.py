@@ -1,8 +1,6 @@
 """Decoding of uploads: orientation, modes, limits checked before decoding."""
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -10,6 +8,7 @@ from PIL import Image
 
 from service_common.errors import ApiError
 from service_common.images import decode_image, encode_image
+from tests.hostile import png_claiming
 
 LIMITS = {"max_bytes": 10_000_000, "max_pixels": 5_000_000}
 
@@ -18,16 +17,6 @@ def encoded(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A PNG whose header claims width×height, with only a few bytes of pixel data."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
 
 
 def test_exif_orientation_is_applied():
