@@ -123,7 +123,8 @@ def maskrcnn_flops(height: int, width: int) -> float:
 
     settings = Settings.load()
     segmenter = MaskRCNNSegmenter(build_maskrcnn(min_size=settings.maskrcnn_min_size,
-                                                 max_size=settings.maskrcnn_max_size).eval(),
+                                                 max_size=settings.maskrcnn_max_size,
+                                                 proposals=settings.maskrcnn_proposals).eval(),
                                   torch.device("cpu"))
     counter = FlopCounterMode(display=False)
     with counter:

@@ -29,6 +29,7 @@ class Settings:
     threads: int = 0  # CPU threads for torch, OpenCV and numba; 0: every core available
     maskrcnn_min_size: int = 384  # shorter side the detector sees (its masks are 28×28)
     maskrcnn_max_size: int = 640
+    maskrcnn_proposals: int = 300  # region proposals the box head scores (torchvision: 1000)
     closed_form_max_unknown: int = 60_000  # above this, closed-form alpha is solved smaller
     fba_max_pixels: int = 300_000  # above this, FBA runs smaller (0: always at full size)
     max_upload_bytes: int = 25 * 1024 * 1024
@@ -69,8 +70,8 @@ class Settings:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name.upper()} must be 0 or more")
         for name in ("max_upload_bytes", "max_image_pixels", "maskrcnn_min_size",
-                     "maskrcnn_max_size", "closed_form_max_unknown", "max_in_flight",
-                     "retry_after"):
+                     "maskrcnn_max_size", "maskrcnn_proposals", "closed_form_max_unknown",
+                     "max_in_flight", "retry_after"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name.upper()} must be positive")
 

@@ -45,6 +45,7 @@ def test_random_weights_load_strictly_and_segment(random_weights):
                               "maskrcnn_min_size": 128, "maskrcnn_max_size": 160})
     segmenter = load_segmenter(settings)
     assert isinstance(segmenter, MaskRCNNSegmenter)
+    assert segmenter.model.rpn.post_nms_top_n() == settings.maskrcnn_proposals == 300
     image = np.random.default_rng(1).integers(0, 255, (70, 90, 3), dtype=np.uint8)
     kept = segmenter.segment(image, score_threshold=0.0)
     assert kept.probability.shape == (70, 90) and kept.probability.dtype == np.float32

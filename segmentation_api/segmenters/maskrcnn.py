@@ -24,15 +24,19 @@ PERSON_LABEL = COCO_CATEGORIES.index("person")
 NUM_CLASSES = len(COCO_CATEGORIES)  # 91, background and the "N/A" gaps included
 
 
-def build_maskrcnn(*, min_size: int = 800, max_size: int = 1333) -> MaskRCNN:
+def build_maskrcnn(*, min_size: int = 800, max_size: int = 1333,
+                   proposals: int = 1000) -> MaskRCNN:
     """Mask R-CNN v1 exactly as torchvision builds it for its COCO weights, randomly initialised.
 
     ResNet-50 with ``FrozenBatchNorm2d``, FPN on layers 2–4 (three trainable layers, as for a
-    trained model), 91 classes. ``min_size``/``max_size`` set the size the detector sees.
+    trained model), 91 classes. ``min_size``/``max_size`` set the size the detector sees;
+    ``proposals`` how many region proposals the box head scores at inference (the defaults are
+    torchvision's).
     """
     backbone = resnet50(weights=None, norm_layer=FrozenBatchNorm2d)
     backbone = _resnet_fpn_extractor(backbone, 3)
-    return MaskRCNN(backbone, num_classes=NUM_CLASSES, min_size=min_size, max_size=max_size)
+    return MaskRCNN(backbone, num_classes=NUM_CLASSES, min_size=min_size, max_size=max_size,
+                    rpn_post_nms_top_n_test=proposals)
 
 
 def find_weights(configured: str = "") -> Path:
@@ -47,9 +51,10 @@ def find_weights(configured: str = "") -> Path:
         f"Download them with: {MASKRCNN_COCO.fetch_command}")
 
 
-def load_maskrcnn(path: Path, *, min_size: int = 800, max_size: int = 1333) -> MaskRCNN:
+def load_maskrcnn(path: Path, *, min_size: int = 800, max_size: int = 1333,
+                  proposals: int = 1000) -> MaskRCNN:
     """Build Mask R-CNN, load ``path`` strictly on the CPU, set eps as torchvision does, eval."""
-    model = build_maskrcnn(min_size=min_size, max_size=max_size)
+    model = build_maskrcnn(min_size=min_size, max_size=max_size, proposals=proposals)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state, strict=True)
@@ -76,7 +81,8 @@ class MaskRCNNSegmenter:
         path = find_weights(settings.maskrcnn_weights)
         log.info("loading Mask R-CNN weights from %s", path)
         model = load_maskrcnn(path, min_size=settings.maskrcnn_min_size,
-                              max_size=settings.maskrcnn_max_size)
+                              max_size=settings.maskrcnn_max_size,
+                              proposals=settings.maskrcnn_proposals)
         return cls(model, device)
 
     def _people(self, image: torch.Tensor, score_threshold: float) -> tuple[torch.Tensor, int]:
