@@ -5,10 +5,12 @@ Starts both services as real processes on 127.0.0.1 for each backend set and sen
 ``/matte``. Prints a table and writes everything as JSON.
 
 - embedded: MediaPipe selfie + closed-form matting, the whole chain in one request.
-- design: Mask R-CNN + FBA with random weights (the real ones cost the same). FBA is given the
-  trimap the embedded segmenter makes for the same photo (uploaded, so it works on the region
-  real weights would give it); Mask R-CNN is timed on the same photo in its own request, and
-  the design's end to end is the sum of the two requests.
+- design: Mask R-CNN + FBA, with the real weights when both files are present and random
+  weights otherwise (the cost is the same). FBA is given the trimap the embedded segmenter
+  makes for the same photo (uploaded, so it works on the region real weights would give it);
+  Mask R-CNN is timed on the same photo in its own request, and the design's end to end is the
+  sum of the two requests. FBA runs once per PRECISION (float32, auto, bfloat16 where the CPU
+  has bf16), and each one's alpha is compared with float32's.
 
     .venv/bin/python -m bench.pipeline [--repeats 5] [--sizes 640x480,1280x720,1920x1080]
         [--sets embedded,design] [--soak 200] [--json out/pipeline.json]
@@ -224,18 +226,32 @@ def soak_memory(session: requests.Session, matting: Service, segmentation: Servi
             "segmentation_growth_mib": segmentation.rss_mib() - marks["segmentation"]}
 
 
-def run_design(sizes, repeats: int, trimaps: dict[str, np.ndarray], precisions) -> dict:
-    """Mask R-CNN and FBA with random weights saved to files, for each precision."""
+def design_weights() -> tuple[Path, Path, str]:
+    """Mask R-CNN and FBA weights: the real files when both are present, else random weights
+    saved to a temporary folder (the cost of a forward pass is the same)."""
     from matting_api.fba import build_fba
-    from segmentation_api.segmenters.maskrcnn import build_maskrcnn
+    from models import FBA
+    from segmentation_api.segmenters.base import SegmenterUnavailable
+    from segmentation_api.segmenters.maskrcnn import build_maskrcnn, find_weights
 
+    try:
+        if FBA.default_path.is_file():
+            return find_weights(), FBA.default_path, "real weights"
+    except SegmenterUnavailable:
+        pass
     folder = Path(tempfile.mkdtemp(prefix="bench-weights-"))
     torch.manual_seed(0)
     torch.save(build_maskrcnn().state_dict(), folder / "maskrcnn.pth")
     torch.save(build_fba().state_dict(), folder / "FBA.pth")
+    return folder / "maskrcnn.pth", folder / "FBA.pth", "random weights"
+
+
+def run_design(sizes, repeats: int, trimaps: dict[str, np.ndarray], precisions) -> dict:
+    """Mask R-CNN and FBA (see design_weights), FBA once for each precision."""
+    maskrcnn_weights, fba_weights, weights = design_weights()
     segmentation = Service("segmentation_api", {
-        "SEGMENTER": "maskrcnn", "MASKRCNN_WEIGHTS": str(folder / "maskrcnn.pth")}).start()
-    session, results = requests.Session(), {}
+        "SEGMENTER": "maskrcnn", "MASKRCNN_WEIGHTS": str(maskrcnn_weights)}).start()
+    session, results = requests.Session(), {"weights": weights}
     alphas: dict[str, dict[str, np.ndarray]] = {}
     try:
         for width, height in sizes:
@@ -249,7 +265,7 @@ def run_design(sizes, repeats: int, trimaps: dict[str, np.ndarray], precisions) 
         results["memory"] = {"segmentation_peak_mib": segmentation.rss_mib("VmHWM")}
         for precision in precisions:
             matting = Service("matting_api", {
-                "MATTER": "fba", "PRECISION": precision, "FBA_WEIGHTS": str(folder / "FBA.pth"),
+                "MATTER": "fba", "PRECISION": precision, "FBA_WEIGHTS": str(fba_weights),
                 "SEGMENTATION_URL": segmentation.url}).start()
             try:
                 for width, height in sizes:
@@ -263,12 +279,23 @@ def run_design(sizes, repeats: int, trimaps: dict[str, np.ndarray], precisions) 
                 matting.stop()
     finally:
         segmentation.stop()
-    if "bfloat16" in precisions:
-        results["bf16_alpha_difference"] = {
-            key: {"max_levels": int(np.abs(a["bfloat16"] - a["float32"]).max()),
-                  "share_over_1_level": float(np.mean(np.abs(a["bfloat16"] - a["float32"]) > 1))}
-            for key, a in alphas.items()}
+    results["alpha_difference"] = {
+        precision: {key: alpha_difference(a[precision], a["float32"], trimaps[key])
+                    for key, a in alphas.items()}
+        for precision in precisions if precision != "float32"}
     return results
+
+
+def alpha_difference(alpha: np.ndarray, reference: np.ndarray, trimap: np.ndarray) -> dict:
+    """How far one precision's 8-bit alpha is from float32's, over the trimap's unknown pixels,
+    and the share of those pixels where float32's alpha is neither 0 nor 255 (with random
+    weights it is nearly always one or the other, which makes the comparison weak)."""
+    unknown = (trimap != 0) & (trimap != 255)
+    difference = np.abs(alpha - reference)[unknown]
+    return {"max_levels": int(difference.max(initial=0)),
+            "share_over_1_level": float(np.mean(difference > 1)) if difference.size else 0.0,
+            "share_unsaturated": float(np.mean((reference[unknown] > 0)
+                                               & (reference[unknown] < 255)))}
 
 
 def _design_matting(session: requests.Session, matting: Service, key: str, jpeg: bytes,
@@ -320,7 +347,8 @@ def main() -> None:
     jpeg, pixels = photo(*(int(v) for v in key720.split("x")))
     report["transport"] = {key720: transport(jpeg, pixels, trimaps[key720], args.repeats)}
     if "design" in sets:
-        precisions = ["float32", "bfloat16"] if bf16 else ["float32"]
+        # auto: bfloat16 on the stages where it is within 1/255; bfloat16: on every stage.
+        precisions = ["float32", "auto", "bfloat16"] if bf16 else ["float32"]
         design = run_design(sizes, args.repeats, trimaps, precisions)
         flops = {}
         for width, height in sizes:
@@ -345,15 +373,15 @@ def main() -> None:
     if "design" in report:
         design = report["design"]
         for precision in precisions:
-            print_table(f"design: Mask R-CNN + FBA ({precision}, random weights)",
+            print_table(f"design: Mask R-CNN + FBA ({precision}, {design['weights']})",
                         {k: design[k][precision] for k in (f"{w}x{h}" for w, h in sizes)})
         print("memory:", json.dumps(design["memory"]))
         print("FLOPs and achieved rates (stage time includes pre/post-processing):")
         for key, row in design["flops"].items():
             print(f"  {key}: " + ", ".join(f"{k} {v:.1f}" for k, v in row.items()))
-        if "bf16_alpha_difference" in design:
-            print("bf16 vs float32 alpha (8-bit levels):",
-                  json.dumps(design["bf16_alpha_difference"]))
+        for precision, rows in design["alpha_difference"].items():
+            print(f"alpha, {precision} vs float32, unknown pixels (8-bit levels):",
+                  json.dumps(rows))
     t = report["transport"][key720]
     print(f"transport at {key720}: JSON lists {t['json_lists']['seconds']:.3f} s "
           f"({t['json_lists']['bytes'] / 1e6:.1f} MB), project {t['project']['seconds']:.3f} s "

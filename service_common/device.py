@@ -21,15 +21,25 @@ def select_device(setting: str) -> torch.device:
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def select_autocast(setting: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for a network (None: plain float32).
+def fast_reduced_dtype(device: torch.device) -> torch.dtype | None:
+    """The reduced precision this device runs fast: float16 on CUDA, bfloat16 on a CPU with
+    bf16 support (AVX-512 BF16 or AMX), None otherwise."""
+    if device.type == "cuda":
+        return torch.float16
+    if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return torch.bfloat16
+    return None
 
-    ``auto``: float16 on CUDA; float32 on the CPU, because bf16 moved FBA's alpha by more than
-    1/255 on the pipeline benchmark's inputs (see bench/pipeline.py and the README).
-    An explicit ``bfloat16`` on a CPU without bf16 support raises ``RuntimeError``.
+
+def select_autocast(setting: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype a ``PRECISION`` setting asks for (None: plain float32).
+
+    ``auto`` is :func:`fast_reduced_dtype`; which parts of a network use it is the network's
+    choice. An explicit ``bfloat16`` on a CPU without bf16 support, or ``float16`` on a CPU,
+    raises ``RuntimeError``.
     """
     if setting == "auto":
-        return torch.float16 if device.type == "cuda" else None
+        return fast_reduced_dtype(device)
     dtype = PRECISIONS[setting]
     if dtype is torch.bfloat16 and device.type == "cpu" \
             and not torch.ops.mkldnn._is_mkldnn_bf16_supported():

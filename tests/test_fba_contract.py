@@ -10,8 +10,11 @@ import pytest
 import torch
 
 from matting_api.fba import (
+    REDUCED_PRECISION_STAGES,
+    STAGES,
     FBACheckpointError,
     FBANet,
+    Precision,
     WSConv2d,
     build_fba,
     crop_to,
@@ -251,11 +254,37 @@ def test_predict_rejects_bad_input(model: FBANet, sample: tuple[np.ndarray, np.n
 def test_predict_under_bf16_autocast_returns_float32(
     model: FBANet, sample: tuple[np.ndarray, np.ndarray]
 ) -> None:
-    alpha, foreground = predict_fba(model, *sample, autocast_dtype=torch.bfloat16)
+    everything = Precision(torch.bfloat16, frozenset(STAGES))
+    alpha, foreground = predict_fba(model, *sample, precision=everything)
     assert alpha.dtype == np.float32 and alpha.shape == (H, W)
     assert foreground.dtype == np.float32 and foreground.shape == (H, W, 3)
     reference, _ = predict_fba(model, *sample)
     assert np.abs(alpha - reference).mean() < 0.1
+
+
+def test_only_the_reduced_stages_compute_in_bf16(
+    model: FBANet, sample: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """Every convolution of layer4 and conv_up1-3 outputs bf16; every other one float32."""
+    dtypes: dict[str, torch.dtype] = {}
+    hooks = [module.register_forward_hook(
+                 lambda _m, _i, out, name=name: dtypes.__setitem__(name, out.dtype))
+             for name, module in model.named_modules() if isinstance(module, torch.nn.Conv2d)]
+    try:
+        predict_fba(model, *sample, precision=Precision(torch.bfloat16, REDUCED_PRECISION_STAGES))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    reduced = ("encoder.layer4.", "decoder.conv_up1.", "decoder.conv_up2.", "decoder.conv_up3.")
+    assert len(dtypes) == sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    for name, dtype in dtypes.items():
+        expected = torch.bfloat16 if name.startswith(reduced) else torch.float32
+        assert dtype == expected, name
+
+
+def test_precision_names_only_real_stages() -> None:
+    with pytest.raises(ValueError, match="layer5"):
+        Precision(torch.bfloat16, frozenset({"layer4", "layer5"}))
 
 
 # --- weight standardisation ---------------------------------------------------------------

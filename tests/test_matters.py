@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from matting_api.fba import build_fba
+from matting_api.fba import FLOAT32, REDUCED_PRECISION_STAGES, STAGES, Precision, build_fba
 from matting_api.matters import MatterUnavailable, load_matter
 from matting_api.matters.base import region
 from matting_api.matters.closed_form import ClosedFormMatter
+from matting_api.matters.fba_matter import fba_precision
 from service_common.settings import Settings
 
 
@@ -117,3 +118,19 @@ def test_solve_scale():
 
     assert solve_scale(1000, 0) == 1.0 and solve_scale(1000, 2000) == 1.0
     assert solve_scale(40_000, 10_000) == pytest.approx(0.5)
+
+
+def test_precision_settings_choose_fba_stages():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert fba_precision("float32", cpu) == FLOAT32
+    # On CUDA, auto means float16 on the same stages (no GPU needed to decide it).
+    assert fba_precision("auto", cuda) == Precision(torch.float16, REDUCED_PRECISION_STAGES)
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        assert fba_precision("auto", cpu) == Precision(torch.bfloat16, REDUCED_PRECISION_STAGES)
+        assert fba_precision("bfloat16", cpu) == Precision(torch.bfloat16, frozenset(STAGES))
+    else:
+        assert fba_precision("auto", cpu) == FLOAT32
+        with pytest.raises(RuntimeError, match="bf16"):
+            fba_precision("bfloat16", cpu)
+    with pytest.raises(RuntimeError, match="CUDA"):
+        fba_precision("float16", cpu)

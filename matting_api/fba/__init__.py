@@ -16,11 +16,23 @@ from .inputs import (
     pad_to_multiple,
     two_channel_trimap,
 )
-from .network import FBANet, WSConv2d, fold_weight_standardisation
+from .network import (
+    FLOAT32,
+    REDUCED_PRECISION_STAGES,
+    STAGES,
+    FBANet,
+    Precision,
+    WSConv2d,
+    fold_weight_standardisation,
+)
 
 __all__ = [
+    "FLOAT32",
+    "REDUCED_PRECISION_STAGES",
+    "STAGES",
     "FBACheckpointError",
     "FBANet",
+    "Precision",
     "WSConv2d",
     "build_fba",
     "crop_to",
@@ -83,7 +95,7 @@ def predict_fba(
     model: FBANet,
     image_rgb_u8: np.ndarray,
     trimap_u8: np.ndarray,
-    autocast_dtype: torch.dtype | None = None,
+    precision: Precision = FLOAT32,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Matte one image.
 
@@ -94,8 +106,8 @@ def predict_fba(
         model: an :class:`FBANet` (normally from :func:`load_fba`), already in eval mode.
         image_rgb_u8: ``(H, W, 3)`` uint8 RGB.
         trimap_u8: ``(H, W)`` uint8 trimap: 0 background, 255 foreground, other values unknown.
-        autocast_dtype: e.g. ``torch.bfloat16`` to run the convolutions under autocast; the
-            final F/B/alpha fusion always runs in float32. ``None`` (default) runs in float32.
+        precision: the network stages to run under autocast (e.g. bfloat16); the final
+            F/B/alpha fusion always runs in float32. The default runs everything in float32.
 
     Returns:
         ``(alpha (H, W) float32 in [0, 1], foreground (H, W, 3) float32 RGB in [0, 1])``; alpha
@@ -113,15 +125,8 @@ def predict_fba(
               else torch.contiguous_format)
     tensors = [torch.from_numpy(array).to(device).contiguous(memory_format=layout)
                for array in inputs]
-    with (
-        torch.inference_mode(),
-        torch.autocast(
-            device_type=device.type,
-            dtype=autocast_dtype if autocast_dtype is not None else torch.bfloat16,
-            enabled=autocast_dtype is not None,
-        ),
-    ):
-        output = model(*tensors)
+    with torch.inference_mode():
+        output = model(*tensors, precision=precision)
     output = output[0].float().cpu().numpy().transpose(1, 2, 0)
     output = crop_to(output, height, width)
 

@@ -11,6 +11,9 @@ multiples of 8), ``C`` channels.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -20,6 +23,39 @@ POOL_SCALES = (1, 2, 3, 6)
 ENCODER_IN_CHANNELS = 11  # normalised image 3 + distance channels 6 + two-channel trimap 2
 OUTPUT_STRIDE = 8
 FUSION_LAMBDA = 0.1
+
+# The network's stages in the order they run; any may run under autocast (see Precision).
+STAGES = ("stem", "layer1", "layer2", "layer3", "layer4", "ppm", "conv_up1", "conv_up2",
+          "conv_up3", "head")
+# The stages whose reduced precision kept alpha within 1/255 of float32 on the pipeline
+# benchmark (bench/pipeline.py): the dilated layer4 and the decoder's convolutions at 1/8 to
+# 1/2 resolution, about 60 % of the FLOPs. Adding layer3 took bfloat16 to 1.1 levels of 255,
+# and every stage to 6: the stem rounds the image itself to bfloat16's 8 significant bits.
+REDUCED_PRECISION_STAGES = frozenset({"layer4", "conv_up1", "conv_up2", "conv_up3"})
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Which stages run under autocast to ``dtype``; the others, and always the fusion, run in
+    float32. The default runs everything in float32."""
+
+    dtype: torch.dtype | None = None
+    stages: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        unknown = set(self.stages) - set(STAGES)
+        if unknown:
+            raise ValueError(f"unknown FBA stages {sorted(unknown)}; the stages are {STAGES}")
+
+    def run(self, stage: str, function: Callable[..., Tensor], *inputs: Tensor) -> Tensor:
+        """``function(*inputs)``, under autocast when ``stage`` is reduced; float32 out."""
+        if self.dtype is None or stage not in self.stages:
+            return function(*inputs)
+        with torch.autocast(device_type=inputs[0].device.type, dtype=self.dtype):
+            return function(*inputs).float()
+
+
+FLOAT32 = Precision()
 
 
 def standardise_weight(weight: Tensor) -> Tensor:
@@ -166,22 +202,26 @@ class FBAEncoder(nn.Module):
         layers += [Bottleneck(out_channels, planes, 1, dilate) for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
-    def forward(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
+    def _stem(self, x: Tensor) -> Tensor:
+        return self.relu(self.bn1(self.conv1(x)))
+
+    def forward(self, x: Tensor, precision: Precision = FLOAT32) -> tuple[list[Tensor], Tensor]:
         """Run the encoder and keep the intermediate feature maps.
 
         Args:
             x: ``(N, 11, H, W)`` encoder input.
+            precision: the stages to run under autocast.
 
         Returns:
             ``([x, stem (N,64,H/2,W/2), layer1 (N,256,H/4,W/4), layer2 (N,512,H/8,W/8),
             layer3 (N,1024,H/8,W/8), layer4 (N,2048,H/8,W/8)], maxpool indices)``.
         """
         features = [x]
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = precision.run("stem", self._stem, x)
         features.append(x)
         x, indices = self.maxpool(x)
-        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
-            x = layer(x)
+        for name in ("layer1", "layer2", "layer3", "layer4"):
+            x = precision.run(name, getattr(self, name), x)
             features.append(x)
         return features, indices
 
@@ -247,13 +287,15 @@ class FBADecoder(nn.Module):
             nn.Conv2d(16, 7, kernel_size=1),
         )
 
-    def forward(self, features: list[Tensor], image: Tensor, two_chan_trimap: Tensor) -> Tensor:
+    def forward(self, features: list[Tensor], image: Tensor, two_chan_trimap: Tensor,
+                precision: Precision = FLOAT32) -> Tensor:
         """Decode encoder features into fused alpha, F and B.
 
         Args:
             features: the encoder's feature list (see :meth:`FBAEncoder.forward`).
             image: ``(N, 3, H, W)`` RGB in [0, 1].
             two_chan_trimap: ``(N, 2, H, W)`` known background / known foreground masks.
+            precision: the stages to run under autocast; the fusion is always float32.
 
         Returns:
             ``(N, 7, H, W)`` float32: alpha (1), foreground (3), background (3), in [0, 1].
@@ -262,15 +304,16 @@ class FBADecoder(nn.Module):
         size = conv5.shape[-2:]
         pyramid = [conv5]
         for branch in self.ppm:
-            pooled = branch(conv5)
+            pooled = precision.run("ppm", branch, conv5)
             pyramid.append(F.interpolate(pooled, size, mode="bilinear", align_corners=False))
-        x = self.conv_up1(torch.cat(pyramid, dim=1))
-        x = self.conv_up2(torch.cat([_upsample2(x), layer1], dim=1))
-        x = self.conv_up3(torch.cat([_upsample2(x), stem], dim=1))
+        x = precision.run("conv_up1", self.conv_up1, torch.cat(pyramid, dim=1))
+        x = precision.run("conv_up2", self.conv_up2, torch.cat([_upsample2(x), layer1], dim=1))
+        x = precision.run("conv_up3", self.conv_up3, torch.cat([_upsample2(x), stem], dim=1))
         x = _upsample2(x)
         # The head sees the features, the normalised image, the raw image and the trimap.
         extras = [encoder_input[:, :3], image, two_chan_trimap]
-        out = self.conv_up4(torch.cat([x, *(t.to(x.dtype) for t in extras)], dim=1))
+        out = precision.run("head", self.conv_up4,
+                            torch.cat([x, *(t.to(x.dtype) for t in extras)], dim=1))
 
         device_type = out.device.type
         with torch.autocast(device_type=device_type, enabled=False):
@@ -296,6 +339,7 @@ class FBANet(nn.Module):
         two_chan_trimap: Tensor,
         image_n: Tensor,
         trimap_transformed: Tensor,
+        precision: Precision = FLOAT32,
     ) -> Tensor:
         """Predict the matte.
 
@@ -304,6 +348,7 @@ class FBANet(nn.Module):
             two_chan_trimap: ``(N, 2, H, W)``: channel 0 known background, 1 known foreground.
             image_n: ``(N, 3, H, W)`` ImageNet-normalised image.
             trimap_transformed: ``(N, 6, H, W)`` Gaussian-of-distance trimap channels.
+            precision: the stages to run under autocast (default: none, all float32).
 
         Returns:
             ``(N, 7, H, W)`` float32: alpha, foreground RGB, background RGB, all in [0, 1].
@@ -313,8 +358,8 @@ class FBANet(nn.Module):
         """
         _check_inputs(image, two_chan_trimap, image_n, trimap_transformed)
         encoder_input = torch.cat([image_n, trimap_transformed, two_chan_trimap], dim=1)
-        features, _indices = self.encoder(encoder_input)
-        return self.decoder(features, image, two_chan_trimap)
+        features, _indices = self.encoder(encoder_input, precision)
+        return self.decoder(features, image, two_chan_trimap, precision)
 
 
 def _check_inputs(

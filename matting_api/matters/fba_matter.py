@@ -9,7 +9,16 @@ import cv2
 import numpy as np
 import torch
 
-from matting_api.fba import FBACheckpointError, FBANet, load_fba, predict_fba
+from matting_api.fba import (
+    FLOAT32,
+    REDUCED_PRECISION_STAGES,
+    STAGES,
+    FBACheckpointError,
+    FBANet,
+    Precision,
+    load_fba,
+    predict_fba,
+)
 from matting_api.matters.base import (
     BACKGROUND,
     FOREGROUND,
@@ -32,6 +41,16 @@ log = logging.getLogger(__name__)
 CONTEXT_MARGIN = 64
 
 
+def fba_precision(setting: str, device: torch.device) -> Precision:
+    """FBA's precision for a ``PRECISION`` setting: ``auto`` runs the stages where reduced
+    precision kept alpha within 1/255 of float32 (REDUCED_PRECISION_STAGES) in this device's
+    fast reduced dtype, if it has one; ``bfloat16``/``float16`` run every stage in it."""
+    dtype = select_autocast(setting, device)
+    if dtype is None:
+        return FLOAT32
+    return Precision(dtype, REDUCED_PRECISION_STAGES if setting == "auto" else frozenset(STAGES))
+
+
 def find_fba_weights(configured: str = "") -> Path:
     """``configured`` if set, else models/FBA.pth; raises ``MatterUnavailable`` if missing."""
     path = Path(configured).expanduser() if configured else FBA.default_path
@@ -51,11 +70,10 @@ class FBAMatter:
 
     name = "fba"
 
-    def __init__(self, model: FBANet, autocast_dtype: torch.dtype | None = None,
-                 max_pixels: int = 0):
-        self.autocast_dtype = autocast_dtype
+    def __init__(self, model: FBANet, precision: Precision = FLOAT32, max_pixels: int = 0):
+        self.precision = precision
         self.max_pixels = max_pixels
-        if autocast_dtype is not None and next(model.parameters()).device.type == "cpu":
+        if precision.dtype is not None and next(model.parameters()).device.type == "cpu":
             model = model.to(memory_format=torch.channels_last)  # oneDNN's fast bf16 layout
         self.model = model
 
@@ -65,7 +83,7 @@ class FBAMatter:
         log.info("loading FBA weights from %s", path)
         try:
             model = load_fba(path, device)
-            return cls(model, select_autocast(settings.precision, device),
+            return cls(model, fba_precision(settings.precision, device),
                        max_pixels=settings.fba_max_pixels)
         except FBACheckpointError as exc:
             raise MatterUnavailable(f"{exc}. Download the published file with: "
@@ -75,10 +93,10 @@ class FBAMatter:
         scale = solve_scale(trimap.size, self.max_pixels)
         if scale == 1.0:
             alpha, foreground = predict_fba(self.model, image_rgb, trimap,
-                                            autocast_dtype=self.autocast_dtype)
+                                            precision=self.precision)
             return Matte(alpha, foreground)
         small_alpha, small_foreground = predict_fba(self.model, *shrink(image_rgb, trimap, scale),
-                                                    autocast_dtype=self.autocast_dtype)
+                                                    precision=self.precision)
         alpha = guided_upsample(small_alpha, image_rgb, scale)
         alpha[trimap == BACKGROUND] = 0.0
         alpha[trimap == FOREGROUND] = 1.0
