@@ -27,8 +27,8 @@ class Settings:
     device: str = "auto"  # auto | cpu | cuda
     precision: str = "auto"  # auto | float32 | bfloat16 | float16 (FBA under autocast)
     threads: int = 0  # CPU threads for torch, OpenCV and numba; 0: every core available
-    maskrcnn_min_size: int = 384  # shorter side the detector sees (its masks are 28×28)
-    maskrcnn_max_size: int = 640
+    maskrcnn_min_size: int = 320  # shorter side the detector sees (its masks are 28×28)
+    maskrcnn_max_size: int = 576
     maskrcnn_proposals: int = 300  # region proposals the box head scores (torchvision: 1000)
     closed_form_max_unknown: int = 60_000  # above this, closed-form alpha is solved smaller
     fba_max_pixels: int = 300_000  # above this, FBA runs smaller (0: always at full size)
