@@ -50,9 +50,11 @@ def select_autocast(setting: str, device: torch.device) -> torch.dtype | None:
 
 
 def configure_threads(threads: int) -> int:
-    """Set the CPU threads of torch, OpenCV and (when loaded) numba; 0 means every core this
-    process may use. Returns the count applied."""
+    """Set the CPU threads of torch, OpenCV, the BLAS libraries loaded so far (NumPy's, SciPy's,
+    cvxopt's) and numba when loaded; 0 means every core this process may use. Call it after the
+    models are loaded. Returns the count applied."""
     import cv2
+    from threadpoolctl import threadpool_limits
 
     count = threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(count)
@@ -60,6 +62,7 @@ def configure_threads(threads: int) -> int:
     with contextlib.suppress(RuntimeError):
         torch.set_num_interop_threads(1)
     cv2.setNumThreads(count)
+    threadpool_limits(limits=count, user_api="blas")
     if "numba" in sys.modules:
         import numba
 

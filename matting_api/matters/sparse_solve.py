@@ -6,14 +6,16 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 
+try:  # imported with the matter, so that its BLAS is loaded before threads are configured
+    import cvxopt
+    import cvxopt.cholmod
+except ImportError:  # GPL-3.0: an installation may leave it out
+    cvxopt = None
+
 
 def cholmod_available() -> bool:
-    """Whether CHOLMOD (from the ``cvxopt`` wheel) can be imported."""
-    try:
-        import cvxopt.cholmod  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether CHOLMOD (from the ``cvxopt`` wheel) is installed."""
+    return cvxopt is not None
 
 
 def cholmod_solve(matrix: sp.spmatrix, rhs: np.ndarray) -> np.ndarray:
@@ -23,9 +25,6 @@ def cholmod_solve(matrix: sp.spmatrix, rhs: np.ndarray) -> np.ndarray:
     Only the lower triangle of ``matrix`` is read. Raises ``ArithmeticError`` when the matrix
     is not numerically positive definite.
     """
-    import cvxopt
-    import cvxopt.cholmod
-
     lower = sp.tril(matrix, format="coo")
     system = cvxopt.spmatrix(lower.data, lower.row.astype(np.int64), lower.col.astype(np.int64),
                              size=matrix.shape)
