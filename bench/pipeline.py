@@ -1,8 +1,9 @@
 """Pipeline benchmark: per-stage medians, end to end over HTTP, memory, FLOP rates, transport.
 
-Starts both services as real processes on 127.0.0.1 for each backend set and sends a real photo
-(examples/astronaut.png, scaled to cover each size and sent as a JPEG, as a camera would) to
-``/matte``. Prints a table and writes everything as JSON.
+Starts both services as real processes on 127.0.0.1 (under gunicorn with their production
+configs) for each backend set and sends a real photo (examples/astronaut.png, scaled to cover
+each size and sent as a JPEG, as a camera would) to ``/matte``. Prints a table and writes
+everything as JSON.
 
 - embedded: MediaPipe selfie + closed-form matting, the whole chain in one request.
 - design: Mask R-CNN + FBA, with the real weights when both files are present and random
@@ -37,6 +38,8 @@ from matting_api.compositing import cover
 from service_common.http import parse_server_timing
 from service_common.launcher import ROOT, Service
 
+# Measured as deployed: gunicorn with each service's production config (README).
+SERVER = "gunicorn"
 COMPUTE_STAGES = ("decode", "seg-decode", "seg-segment", "seg-trimap", "seg-encode", "matting",
                   "compositing", "encode")
 
@@ -187,9 +190,10 @@ def transport(jpeg: bytes, pixels: np.ndarray, trimap: np.ndarray, repeats: int)
 
 def run_embedded(sizes, repeats: int, soak: int) -> tuple[dict, dict[str, np.ndarray]]:
     """The embedded set over HTTP; also returns the trimap of each size for the design set."""
-    segmentation = Service("segmentation_api", {"SEGMENTER": "selfie"}).start()
+    segmentation = Service("segmentation_api", {"SEGMENTER": "selfie"}, server=SERVER).start()
     matting = Service("matting_api", {"MATTER": "closed-form",
-                                      "SEGMENTATION_URL": segmentation.url}).start()
+                                      "SEGMENTATION_URL": segmentation.url},
+                      server=SERVER).start()
     session, results, trimaps = requests.Session(), {}, {}
     try:
         for width, height in sizes:
@@ -250,7 +254,8 @@ def run_design(sizes, repeats: int, trimaps: dict[str, np.ndarray], precisions) 
     """Mask R-CNN and FBA (see design_weights), FBA once for each precision."""
     maskrcnn_weights, fba_weights, weights = design_weights()
     segmentation = Service("segmentation_api", {
-        "SEGMENTER": "maskrcnn", "MASKRCNN_WEIGHTS": str(maskrcnn_weights)}).start()
+        "SEGMENTER": "maskrcnn", "MASKRCNN_WEIGHTS": str(maskrcnn_weights)},
+        server=SERVER).start()
     session, results = requests.Session(), {"weights": weights}
     alphas: dict[str, dict[str, np.ndarray]] = {}
     try:
@@ -266,7 +271,7 @@ def run_design(sizes, repeats: int, trimaps: dict[str, np.ndarray], precisions) 
         for precision in precisions:
             matting = Service("matting_api", {
                 "MATTER": "fba", "PRECISION": precision, "FBA_WEIGHTS": str(fba_weights),
-                "SEGMENTATION_URL": segmentation.url}).start()
+                "SEGMENTATION_URL": segmentation.url}, server=SERVER).start()
             try:
                 for width, height in sizes:
                     key = f"{width}x{height}"

@@ -31,7 +31,7 @@ class Settings:
     maskrcnn_max_size: int = 576
     maskrcnn_proposals: int = 300  # region proposals the box head scores (torchvision: 1000)
     closed_form_max_unknown: int = 60_000  # above this, closed-form alpha is solved smaller
-    fba_max_pixels: int = 300_000  # above this, FBA runs smaller (0: always at full size)
+    fba_max_pixels: int = 250_000  # above this, FBA runs smaller (0: always at full size)
     max_upload_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 40_000_000
     max_in_flight: int = 4  # POSTs worked on at once per process; more get 503 + Retry-After
