@@ -20,6 +20,7 @@ from service_common.device import configure_threads
 from service_common.errors import ApiError
 from service_common.http import StageTimer, add_common_routes, configure_app, read_upload
 from service_common.images import ENCODE_FORMATS, decode_image, encode_image, mimetype
+from service_common.memory import limit_malloc_arenas
 from service_common.params import TrimapParams
 from service_common.settings import Settings
 
@@ -121,6 +122,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
         settings = Settings.load(settings)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    limit_malloc_arenas()
     app = Flask(__name__)
     configure_app(app, settings, uploads=3)
     matter = load_matter(settings)

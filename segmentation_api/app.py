@@ -16,6 +16,7 @@ from service_common.device import configure_threads
 from service_common.errors import ApiError
 from service_common.http import StageTimer, add_common_routes, configure_app, read_upload
 from service_common.images import decode_image, encode_image
+from service_common.memory import limit_malloc_arenas
 from service_common.params import TrimapParams, form_flag
 from service_common.settings import Settings
 
@@ -84,6 +85,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
         settings = Settings.load(settings)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    limit_malloc_arenas()
     app = Flask(__name__)
     configure_app(app, settings)
     segmenter = load_segmenter(settings)

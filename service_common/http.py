@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from flask import Blueprint, Flask, g, jsonify, request
 
 from service_common.errors import ApiError, error_response, register_error_handlers
+from service_common.memory import release_free_memory
 from service_common.settings import Settings
 
 # Room for the form fields beside the largest accepted upload(s).
@@ -45,8 +46,11 @@ def limit_in_flight(app: Flask, limit: int, retry_after: int, queue_timeout: flo
     """Work on at most ``limit`` POSTs at once in this process. A POST that finds them all busy
     waits up to ``queue_timeout`` seconds for one to finish, then gets 503 with
     ``Retry-After``: the queue is short and bounded, never endless. Health and readiness checks
-    are never refused."""
+    are never refused. When the last POST in flight ends, the memory malloc freed is given
+    back to the system, so a burst of large photos does not leave the process at its peak."""
     slots = threading.BoundedSemaphore(limit)
+    busy = {"count": 0}
+    lock = threading.Lock()
 
     @app.before_request
     def _take_slot():
@@ -63,12 +67,19 @@ def limit_in_flight(app: Flask, limit: int, retry_after: int, queue_timeout: flo
                                   f"The service is busy with {limit} requests; retry in "
                                   f"{retry_after} s.", {"Retry-After": str(retry_after)})
         g.holds_slot = True
+        with lock:
+            busy["count"] += 1
         return None
 
     @app.teardown_request
     def _give_slot(_exc):
         if g.pop("holds_slot", False):
+            with lock:
+                busy["count"] -= 1
+                idle = busy["count"] == 0
             slots.release()
+            if idle:
+                release_free_memory()
 
 
 def read_upload(name: str, *, required: bool = True) -> bytes | None:
