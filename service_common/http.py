@@ -49,11 +49,12 @@ def limit_in_flight(app: Flask, limit: int, retry_after: int, queue_timeout: flo
     are never refused. When the last POST in flight ends, the memory malloc freed is given
     back to the system, so a burst of large photos does not leave the process at its peak."""
     slots = threading.BoundedSemaphore(limit)
-    busy = {"count": 0}
+    busy = 0  # POSTs holding a slot
     lock = threading.Lock()
 
     @app.before_request
     def _take_slot():
+        nonlocal busy
         if request.method != "POST":
             return None
         acquired = (slots.acquire(timeout=queue_timeout) if queue_timeout > 0
@@ -68,15 +69,16 @@ def limit_in_flight(app: Flask, limit: int, retry_after: int, queue_timeout: flo
                                   f"{retry_after} s.", {"Retry-After": str(retry_after)})
         g.holds_slot = True
         with lock:
-            busy["count"] += 1
+            busy += 1
         return None
 
     @app.teardown_request
     def _give_slot(_exc):
+        nonlocal busy
         if g.pop("holds_slot", False):
             with lock:
-                busy["count"] -= 1
-                idle = busy["count"] == 0
+                busy -= 1
+                idle = busy == 0
             slots.release()
             if idle:
                 release_free_memory()

@@ -11,10 +11,9 @@ M_ARENA_MAX = -8  # glibc's mallopt parameter number
 def _glibc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        libc.mallopt, libc.malloc_trim  # noqa: B018  (both exist only in glibc)
-    except (OSError, AttributeError, TypeError):
+    except OSError:
         return None
-    return libc
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
 _LIBC = _glibc()
