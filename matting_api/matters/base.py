@@ -101,6 +101,21 @@ def guided_upsample(alpha_small: np.ndarray, guide_rgb: np.ndarray, scale: float
     return np.clip(cv2.ximgproc.guidedFilter(guide, upsampled, radius, 1e-4), 0.0, 1.0)
 
 
+def matte_at_scale(image_rgb: np.ndarray, trimap: np.ndarray, scale: float, solve) -> Matte:
+    """Run ``solve(image, trimap) -> Matte`` at ``scale`` of the size (1: as it is). Below 1,
+    alpha comes back with ``guided_upsample`` and the known regions enforced, and the
+    foreground colours, which vary slowly, bilinearly."""
+    if scale == 1.0:
+        return solve(image_rgb, trimap)
+    small = solve(*shrink(image_rgb, trimap, scale))
+    alpha = guided_upsample(small.alpha, image_rgb, scale)
+    alpha[trimap == BACKGROUND] = 0.0
+    alpha[trimap == FOREGROUND] = 1.0
+    height, width = trimap.shape
+    foreground = cv2.resize(small.foreground, (width, height), interpolation=cv2.INTER_LINEAR)
+    return Matte(alpha, np.clip(foreground, 0.0, 1.0))
+
+
 def shrink(image_rgb: np.ndarray, trimap: np.ndarray,
            scale: float) -> tuple[np.ndarray, np.ndarray]:
     """Image (area-averaged) and trimap (nearest, so it keeps its three values) at ``scale``."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from matting_api.matters.base import (
@@ -10,10 +9,9 @@ from matting_api.matters.base import (
     FOREGROUND,
     Matte,
     check_inputs,
-    guided_upsample,
+    matte_at_scale,
     matte_in_region,
     region,
-    shrink,
     solve_scale,
 )
 from matting_api.matters.sparse_solve import solve_spd
@@ -46,11 +44,10 @@ class ClosedFormMatter:
     def from_settings(cls, settings, device=None) -> ClosedFormMatter:
         return cls(max_unknown=settings.closed_form_max_unknown)
 
-    def _alpha(self, image_rgb: np.ndarray, trimap: np.ndarray) -> np.ndarray:
-        """Closed-form alpha (float64 H×W, unclipped) of an image and trimap at their own size:
-        the matting Laplacian restricted to the unknown pixels, solved exactly (sparse Cholesky)
-        with the known pixels as boundary values."""
-        image = image_rgb.astype(np.float64) / 255.0
+    def _alpha(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+        """Closed-form alpha (float64 H×W, unclipped) of an image (float64 H×W×3 in [0, 1]) and
+        trimap at their own size: the matting Laplacian restricted to the unknown pixels, solved
+        exactly (sparse Cholesky) with the known pixels as boundary values."""
         known_fg = (trimap == FOREGROUND).ravel()
         unknown = ((trimap != BACKGROUND) & (trimap != FOREGROUND)).ravel()
         known = ~unknown
@@ -63,28 +60,21 @@ class ClosedFormMatter:
         alpha[unknown] = solve_spd(rows[:, unknown], rhs)
         return alpha.reshape(trimap.shape)
 
-    def _solve(self, image_rgb: np.ndarray, trimap: np.ndarray) -> Matte:
+    def _matte_as_given(self, image_rgb: np.ndarray, trimap: np.ndarray) -> Matte:
+        """Alpha and foreground colours at the image's own size."""
         image = image_rgb.astype(np.float64) / 255.0
+        alpha = np.clip(self._alpha(image, trimap), 0.0, 1.0)
+        foreground = self._estimate_foreground(image, alpha)
+        return Matte(alpha.astype(np.float32), np.clip(foreground, 0, 1).astype(np.float32))
+
+    def _solve(self, image_rgb: np.ndarray, trimap: np.ndarray) -> Matte:
         if not np.any(trimap == FOREGROUND):
             # Nothing to anchor the solution: the unknown band becomes transparent.
-            return Matte(np.zeros(trimap.shape, np.float32), image.astype(np.float32))
+            return Matte(np.zeros(trimap.shape, np.float32),
+                         image_rgb.astype(np.float32) / 255.0)
         unknown = np.count_nonzero((trimap != BACKGROUND) & (trimap != FOREGROUND))
-        scale = solve_scale(unknown, self.max_unknown)
-        if scale == 1.0:
-            alpha = np.clip(self._alpha(image_rgb, trimap), 0.0, 1.0)
-            foreground = self._estimate_foreground(image, alpha)
-            return Matte(alpha.astype(np.float32), np.clip(foreground, 0, 1).astype(np.float32))
-        small_image, small_trimap = shrink(image_rgb, trimap, scale)
-        small_alpha = np.clip(self._alpha(small_image, small_trimap), 0.0, 1.0)
-        alpha = guided_upsample(small_alpha, image_rgb, scale)
-        alpha[trimap == BACKGROUND] = 0.0
-        alpha[trimap == FOREGROUND] = 1.0
-        # Foreground colours vary slowly: estimated at the solve's size, then upsampled.
-        small_foreground = self._estimate_foreground(small_image / 255.0, small_alpha)
-        height, width = trimap.shape
-        foreground = cv2.resize(small_foreground.astype(np.float32), (width, height),
-                                interpolation=cv2.INTER_LINEAR)
-        return Matte(alpha, np.clip(foreground, 0, 1))
+        return matte_at_scale(image_rgb, trimap, solve_scale(unknown, self.max_unknown),
+                              self._matte_as_given)
 
     def matte(self, image_rgb: np.ndarray, trimap: np.ndarray) -> Matte:
         """Alpha and foreground colours; known trimap regions are kept as they are."""

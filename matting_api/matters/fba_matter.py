@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -20,15 +19,13 @@ from matting_api.fba import (
     predict_fba,
 )
 from matting_api.matters.base import (
-    BACKGROUND,
     FOREGROUND,
     Matte,
     MatterUnavailable,
     check_inputs,
-    guided_upsample,
+    matte_at_scale,
     matte_in_region,
     region,
-    shrink,
     solve_scale,
 )
 from models import FBA
@@ -89,20 +86,12 @@ class FBAMatter:
             raise MatterUnavailable(f"{exc}. Download the published file with: "
                                     f"{FBA.fetch_command}") from exc
 
+    def _predict(self, image_rgb: np.ndarray, trimap: np.ndarray) -> Matte:
+        return Matte(*predict_fba(self.model, image_rgb, trimap, precision=self.precision))
+
     def _solve(self, image_rgb: np.ndarray, trimap: np.ndarray) -> Matte:
-        scale = solve_scale(trimap.size, self.max_pixels)
-        if scale == 1.0:
-            alpha, foreground = predict_fba(self.model, image_rgb, trimap,
-                                            precision=self.precision)
-            return Matte(alpha, foreground)
-        small_alpha, small_foreground = predict_fba(self.model, *shrink(image_rgb, trimap, scale),
-                                                    precision=self.precision)
-        alpha = guided_upsample(small_alpha, image_rgb, scale)
-        alpha[trimap == BACKGROUND] = 0.0
-        alpha[trimap == FOREGROUND] = 1.0
-        height, width = trimap.shape
-        foreground = cv2.resize(small_foreground, (width, height), interpolation=cv2.INTER_LINEAR)
-        return Matte(alpha, foreground)
+        return matte_at_scale(image_rgb, trimap, solve_scale(trimap.size, self.max_pixels),
+                              self._predict)
 
     def matte(self, image_rgb: np.ndarray, trimap: np.ndarray) -> Matte:
         """Alpha and foreground colours; known background outside the box is never computed."""
