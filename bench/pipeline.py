@@ -20,6 +20,7 @@ everything as JSON.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import statistics
@@ -36,7 +37,9 @@ from PIL import Image
 
 from matting_api.compositing import cover
 from service_common.http import parse_server_timing
+from service_common.images import decode_image, encode_image
 from service_common.launcher import ROOT, Service
+from service_common.settings import Settings
 
 # Measured as deployed: gunicorn with each service's production config (README).
 SERVER = "gunicorn"
@@ -44,19 +47,16 @@ COMPUTE_STAGES = ("decode", "seg-decode", "seg-segment", "seg-trimap", "seg-enco
                   "compositing", "encode")
 
 
+@functools.cache
 def photo(width: int, height: int) -> tuple[bytes, np.ndarray]:
-    """The benchmark photo at width×height: JPEG bytes and RGB pixels."""
+    """The benchmark photo at width×height: JPEG bytes and RGB pixels (made once per size)."""
     source = np.asarray(Image.open(ROOT / "examples" / "astronaut.png").convert("RGB"))
     pixels = cover(source, height, width)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=95)
-    return buffer.getvalue(), pixels
+    return encode_image(pixels, "jpeg", quality=95), pixels
 
 
 def png(pixels: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
+    return encode_image(pixels, "png")
 
 
 def timed_requests(session: requests.Session, url: str, repeats: int, files: dict,
@@ -106,7 +106,6 @@ def fba_flops(trimap: np.ndarray) -> float:
     from matting_api.fba import build_fba, network_inputs
     from matting_api.matters.base import region, shrink, solve_scale
     from matting_api.matters.fba_matter import CONTEXT_MARGIN
-    from service_common.settings import Settings
 
     crop = trimap[region(trimap != 0, CONTEXT_MARGIN)]
     scale = solve_scale(crop.size, Settings.load().fba_max_pixels)
@@ -124,7 +123,6 @@ def maskrcnn_flops(height: int, width: int) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
     from segmentation_api.segmenters.maskrcnn import MaskRCNNSegmenter, build_maskrcnn
-    from service_common.settings import Settings
 
     settings = Settings.load()
     segmenter = MaskRCNNSegmenter(build_maskrcnn(min_size=settings.maskrcnn_min_size,
@@ -147,8 +145,10 @@ class _Echo(BaseHTTPRequestHandler):
             np.asarray(payload["image"], np.uint8), np.asarray(payload["trimap"], np.uint8)
         else:
             split = int(self.headers["X-Image-Length"])
-            np.asarray(Image.open(io.BytesIO(body[:split])).convert("RGB"))
-            np.asarray(Image.open(io.BytesIO(body[split:])))
+            limits = Settings()  # the services' default limits
+            for part in (body[:split], body[split:]):  # decoded as the matting service does
+                decode_image(part, max_bytes=limits.max_upload_bytes,
+                             max_pixels=limits.max_image_pixels)
         self.send_response(204)
         self.end_headers()
 
