@@ -224,10 +224,11 @@ def soak_memory(session: requests.Session, matting: Service, segmentation: Servi
     for index in range(1, count + 1):
         session.post(matting.url + "/matte", files={"image": jpeg}, timeout=600)
         if index == min(50, count):
-            marks = {"matting": matting.rss_mib(), "segmentation": segmentation.rss_mib()}
+            marks = {"matting": matting.settled_rss_mib(),
+                     "segmentation": segmentation.settled_rss_mib()}
     return {"soak_requests": count,
-            "matting_growth_mib": matting.rss_mib() - marks["matting"],
-            "segmentation_growth_mib": segmentation.rss_mib() - marks["segmentation"]}
+            "matting_growth_mib": matting.settled_rss_mib() - marks["matting"],
+            "segmentation_growth_mib": segmentation.settled_rss_mib() - marks["segmentation"]}
 
 
 def design_weights() -> tuple[Path, Path, str]:

@@ -107,6 +107,18 @@ class Service:
                     total += int(line.split()[1]) / 1024.0
         return total
 
+    def settled_rss_mib(self, timeout: float = 5.0, interval: float = 0.25) -> float:
+        """``VmRSS`` once it holds still (within 1 MiB over ``interval``): a service finishes a
+        request's teardown, which gives freed memory back, after the answer has been sent."""
+        deadline = time.monotonic() + timeout
+        previous = self.rss_mib()
+        while True:
+            time.sleep(interval)
+            current = self.rss_mib()
+            if abs(current - previous) < 1.0 or time.monotonic() > deadline:
+                return current
+            previous = current
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 

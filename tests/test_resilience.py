@@ -17,15 +17,14 @@ from PIL import Image
 from matting_api.compositing import cover
 from service_common.launcher import Service
 from tests.conftest import shared_data
+from tests.hostile import encoded
 
 pytestmark = pytest.mark.slow
 
 
 def jpeg_640x480(source: bytes) -> bytes:
     pixels = cover(np.asarray(Image.open(io.BytesIO(source)).convert("RGB")), 480, 640)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=92)
-    return buffer.getvalue()
+    return encoded(Image.fromarray(pixels), "JPEG", quality=92)
 
 
 def post_with_retry(session: requests.Session, url: str, image: bytes,
@@ -140,11 +139,11 @@ def test_load_through_gunicorn(astronaut_png):
         with ThreadPoolExecutor(clients) as pool:
             # Memory is read when no request is in flight, so it shows what the services keep.
             list(pool.map(one, range(50)))
-            memory["matting_50"] = matting.rss_mib()
-            memory["segmentation_50"] = segmentation.rss_mib()
+            memory["matting_50"] = matting.settled_rss_mib()
+            memory["segmentation_50"] = segmentation.settled_rss_mib()
             list(pool.map(one, range(50, total)))
-        memory["matting_200"] = matting.rss_mib()
-        memory["segmentation_200"] = segmentation.rss_mib()
+        memory["matting_200"] = matting.settled_rss_mib()
+        memory["segmentation_200"] = segmentation.settled_rss_mib()
     finally:
         matting.stop()
         segmentation.stop()
