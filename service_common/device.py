@@ -41,8 +41,7 @@ def select_autocast(setting: str, device: torch.device) -> torch.dtype | None:
     if setting == "auto":
         return fast_reduced_dtype(device)
     dtype = PRECISIONS[setting]
-    if dtype is torch.bfloat16 and device.type == "cpu" \
-            and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if dtype is torch.bfloat16 and device.type == "cpu" and fast_reduced_dtype(device) is None:
         raise RuntimeError("PRECISION=bfloat16 but this CPU has no fast bf16 support")
     if dtype is torch.float16 and device.type == "cpu":
         raise RuntimeError("PRECISION=float16 is for CUDA; use bfloat16 or float32 on the CPU")

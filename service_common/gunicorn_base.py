@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 
+from service_common.settings import Settings
+
 
 def gunicorn_settings(default_port: int, timeout: int) -> dict[str, object]:
-    """gunicorn settings from the environment: ``BIND``, ``WORKERS``, ``MAX_IN_FLIGHT``."""
-    in_flight = int(os.environ.get("MAX_IN_FLIGHT", "4"))
+    """gunicorn settings from the environment: ``BIND``, ``WORKERS``, and the services' own
+    settings (``MAX_IN_FLIGHT``, read and checked the way the services read it)."""
+    in_flight = Settings.load().max_in_flight
     return {
         "bind": os.environ.get("BIND", f"127.0.0.1:{default_port}"),
         "workers": int(os.environ.get("WORKERS", "1")),

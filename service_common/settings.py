@@ -26,7 +26,7 @@ class Settings:
     fba_weights: str = ""  # empty: models/FBA.pth
     device: str = "auto"  # auto | cpu | cuda
     precision: str = "auto"  # auto | float32 | bfloat16 | float16 (FBA under autocast)
-    threads: int = 0  # CPU threads for torch, OpenCV and numba; 0: every core available
+    threads: int = 0  # CPU threads for torch, OpenCV, BLAS and numba; 0: every core available
     maskrcnn_min_size: int = 320  # shorter side the detector sees (its masks are 28×28)
     maskrcnn_max_size: int = 576
     maskrcnn_proposals: int = 300  # region proposals the box head scores (torchvision: 1000)
