@@ -87,12 +87,12 @@ class MaskRCNNSegmenter:
                               proposals=settings.maskrcnn_proposals)
         return cls(model, device)
 
-    def _people(self, image: torch.Tensor, score_threshold: float) -> tuple[torch.Tensor, int]:
+    def _people(self, image: torch.Tensor, score_threshold: float) -> torch.Tensor:
         """Mask R-CNN's own stages, with the mask head run only on the people kept.
 
         torchvision's forward predicts a mask for every detection of every class (up to 100);
         here the boxes are filtered to person ≥ ``score_threshold`` first. Returns the kept
-        people's mask probabilities pasted at the input's size (people × H × W) and their count.
+        people's mask probabilities pasted at the input's size (people × H × W).
         """
         model, heads = self.model, self.model.roi_heads
         size = image.shape[-2:]
@@ -106,20 +106,21 @@ class MaskRCNNSegmenter:
         keep = (labels[0] == PERSON_LABEL) & (scores[0] >= score_threshold)
         people = boxes[0][keep]
         if people.shape[0] == 0:
-            return torch.zeros((0, *size)), 0
+            return torch.zeros((0, *size))
         mask_features = heads.mask_roi_pool(features, [people], images.image_sizes)
         mask_logits = heads.mask_predictor(heads.mask_head(mask_features))
         probabilities = maskrcnn_inference(mask_logits, [labels[0][keep]])[0]
         detections = model.transform.postprocess([{"boxes": people, "masks": probabilities}],
                                                  images.image_sizes, [tuple(size)])
-        return detections[0]["masks"][:, 0], int(people.shape[0])
+        return detections[0]["masks"][:, 0]
 
     def segment(self, image_rgb: np.ndarray, *, score_threshold: float = 0.6) -> PersonSegmentation:
         """Person probability (float32 H×W) and the number of people with score ≥ threshold."""
         height, width = image_rgb.shape[:2]
         with torch.inference_mode():
             tensor = torch.from_numpy(image_rgb).to(self.device).permute(2, 0, 1)
-            masks, count = self._people(tensor.float().div_(255.0), score_threshold)
+            masks = self._people(tensor.float().div_(255.0), score_threshold)
+            count = int(masks.shape[0])
             if count == 0:
                 return PersonSegmentation(np.zeros((height, width), np.float32), 0)
             probability = masks.amax(dim=0).float().cpu().numpy()
