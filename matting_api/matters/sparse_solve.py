@@ -13,11 +13,6 @@ except ImportError:  # GPL-3.0: an installation may leave it out
     cvxopt = None
 
 
-def cholmod_available() -> bool:
-    """Whether CHOLMOD (from the ``cvxopt`` wheel) is installed."""
-    return cvxopt is not None
-
-
 def cholmod_solve(matrix: sp.spmatrix, rhs: np.ndarray) -> np.ndarray:
     """``x`` with ``matrix @ x = rhs`` by CHOLMOD's Cholesky factorisation (a fill-reducing
     ordering, then supernodal blocks through BLAS on systems as large as matting's).
@@ -44,7 +39,7 @@ def superlu_solve(matrix: sp.spmatrix, rhs: np.ndarray) -> np.ndarray:
 def solve_spd(matrix: sp.spmatrix, rhs: np.ndarray) -> np.ndarray:
     """Solve a sparse symmetric positive definite system exactly: CHOLMOD when it is
     installed and the factorisation succeeds, SuperLU otherwise."""
-    if cholmod_available():
+    if cvxopt is not None:
         try:
             return cholmod_solve(matrix, rhs)
         except ArithmeticError:
