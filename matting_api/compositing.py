@@ -30,16 +30,21 @@ def solid(colour: tuple[int, int, int], height: int, width: int) -> np.ndarray:
 
 
 def cover(image_rgb: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Scale ``image_rgb`` to cover height×width keeping its aspect ratio, then centre-crop."""
+    """Scale ``image_rgb`` to cover height×width keeping its aspect ratio, centre-cropped.
+
+    The centred part of the source with the target's aspect ratio is cut first and only that
+    part is scaled, so a very thin target never makes a huge intermediate picture.
+    """
     src_h, src_w = image_rgb.shape[:2]
     scale = max(height / src_h, width / src_w)
-    new_w, new_h = max(width, round(src_w * scale)), max(height, round(src_h * scale))
-    if (new_h, new_w) != (src_h, src_w):
-        shrinking = scale < 1.0
-        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
-        image_rgb = cv2.resize(image_rgb, (new_w, new_h), interpolation=interpolation)
-    top, left = (new_h - height) // 2, (new_w - width) // 2
-    return np.ascontiguousarray(image_rgb[top:top + height, left:left + width])
+    crop_h = min(src_h, max(1, round(height / scale)))
+    crop_w = min(src_w, max(1, round(width / scale)))
+    top, left = (src_h - crop_h) // 2, (src_w - crop_w) // 2
+    part = image_rgb[top:top + crop_h, left:left + crop_w]
+    if part.shape[:2] == (height, width):
+        return np.ascontiguousarray(part)
+    interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC
+    return cv2.resize(np.ascontiguousarray(part), (width, height), interpolation=interpolation)
 
 
 def blurred_background(image_rgb: np.ndarray, alpha: np.ndarray,

@@ -1,8 +1,28 @@
-"""Safe decoding of uploaded images and encoding of results.
+"""Safe decoding of uploaded images and encoding of results, and the size limits they enforce.
 
 Every image leaves ``decode_image`` as RGB uint8 H×W×3 with EXIF orientation applied, plus the
-input's own alpha channel (float32 H×W in [0, 1]) when it had one. Limits on bytes and pixels are
-checked before any pixel is decoded.
+input's own alpha channel (float32 H×W in [0, 1]) when it had one. Limits on bytes, pixels and
+sides are checked before any pixel is decoded.
+
+Native limits on the request path, found by running every stage on extreme shapes (1×1 to
+1×100000, just under and just over each number below), and what the services do about each:
+
+- JPEG and GIF files hold at most 65535 pixels a side: ``MAX_IMAGE_SIDE`` refuses larger sides
+  with 413 before decoding, so every accepted image can also be answered as JPEG.
+- The WebP encoder holds at most 16383 a side: ``check_encodable`` answers 422 before any work.
+- MediaPipe's selfie graph (OpenCV ``remap``) needs every side under 32767 and aborts the whole
+  process above it; torchvision's detection transform makes a side of 0 pixels when the long side
+  is more than max_size/min_size times the short one. Segmenters therefore only ever see a copy
+  at most ``SEGMENT_MAX_SIDE`` a side, padded to at most ``SEGMENT_MAX_ASPECT`` : 1
+  (segmentation_api.pipeline), and the probability comes back at the input's size.
+- Closed-form matting's 3×3 windows make its system singular on a side under 3 pixels: matters
+  work on a crop padded to ``MIN_SOLVE_SIDE`` (matting_api.matters.base). FBA pads its sides to
+  multiples of 8 itself, at any size.
+- ``cover`` crops a background before scaling it (scaling first allocated the whole scaled
+  picture: 40 GB for a 1×100000 photo).
+- OpenCV's morphology, resize, guided filter and Gaussian blur, and the PNG codec, met no limit
+  up to 100000 pixels a side. Pillow's own bomb guard is replaced by ``max_pixels``, read from
+  the header.
 """
 
 from __future__ import annotations
@@ -21,6 +41,12 @@ Image.MAX_IMAGE_PIXELS = None
 
 ENCODE_FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"),
                   "webp": ("WEBP", "image/webp")}
+
+# The largest side any upload may have: JPEG's own limit, so every accepted image can also be
+# answered as JPEG; the pixel limit (MAX_IMAGE_PIXELS) applies as well.
+MAX_IMAGE_SIDE = 65535
+# The largest side each output format can hold.
+FORMAT_MAX_SIDE = {"png": MAX_IMAGE_SIDE, "jpeg": 65535, "webp": 16383}
 
 
 @dataclass(frozen=True)
@@ -63,8 +89,8 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int,
                  field: str = "image") -> DecodedImage:
     """Decode uploaded bytes into RGB uint8 H×W×3 (orientation applied) and optional alpha.
 
-    Raises ``ApiError``: 400 empty or corrupt, 413 over ``max_bytes`` or ``max_pixels`` (read from
-    the header, before decoding), 415 not an image.
+    Raises ``ApiError``: 400 empty or corrupt, 413 over ``max_bytes``, ``max_pixels`` or
+    ``MAX_IMAGE_SIDE`` (read from the header, before decoding), 415 not an image.
     """
     if not data:
         raise ApiError(400, "empty_upload", f"The '{field}' upload is empty.")
@@ -89,6 +115,10 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int,
         raise ApiError(413, "too_many_pixels",
                        f"The '{field}' image is {width}×{height} = {width * height} pixels; "
                        f"the limit is {max_pixels}.")
+    if max(width, height) > MAX_IMAGE_SIDE:
+        raise ApiError(413, "image_side_too_large",
+                       f"The '{field}' image is {width}×{height}; no side may be over "
+                       f"{MAX_IMAGE_SIDE} pixels.")
     source_format = (image.format or "unknown").lower()
     try:
         with warnings.catch_warnings():
@@ -103,10 +133,21 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int,
     return DecodedImage(rgb=np.ascontiguousarray(rgb), alpha=alpha, format=source_format)
 
 
+def check_encodable(height: int, width: int, fmt: str) -> None:
+    """Raise ``ApiError`` 422 when an image of height×width cannot be written as ``fmt``."""
+    limit = FORMAT_MAX_SIDE[fmt]
+    if max(height, width) > limit:
+        raise ApiError(422, "too_large_for_format",
+                       f"A {fmt.upper()} image can have at most {limit} pixels per side; this one "
+                       f"is {width}×{height}. Ask for format png.")
+
+
 def encode_image(pixels: np.ndarray, fmt: str, *, quality: int = 92) -> bytes:
     """Encode uint8 H×W (gray), H×W×3 (RGB) or H×W×4 (RGBA) as ``fmt`` (png, jpeg, webp)."""
     if fmt not in ENCODE_FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
+    if max(pixels.shape[:2]) > FORMAT_MAX_SIDE[fmt]:
+        raise ValueError(f"{fmt} cannot hold a side over {FORMAT_MAX_SIDE[fmt]} pixels")
     if pixels.dtype != np.uint8:
         raise ValueError(f"expected uint8 pixels, got {pixels.dtype}")
     pil_format, _ = ENCODE_FORMATS[fmt]

@@ -9,6 +9,9 @@ import cv2
 import numpy as np
 
 BACKGROUND, FOREGROUND = 0, 255
+# The smallest side a matter solves on: closed-form matting's 3×3 windows leave its system
+# singular below 3 pixels, and FBA works in multiples of 8.
+MIN_SOLVE_SIDE = 8
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ def matte_in_region(image_rgb: np.ndarray, trimap: np.ndarray, box: tuple[slice,
     image wherever alpha is 1."""
     result = known_matte(image_rgb, trimap)
     if box is not None:
-        inner = solve(image_rgb[box], trimap[box])
+        inner = solve_padded(image_rgb[box], trimap[box], solve)
         result.alpha[box] = inner.alpha
         result.foreground[box] = inner.foreground
     alpha, foreground = result.alpha, result.foreground
@@ -77,6 +80,21 @@ def matte_in_region(image_rgb: np.ndarray, trimap: np.ndarray, box: tuple[slice,
     opaque = alpha >= 1.0
     foreground[opaque] = image_rgb[opaque].astype(np.float32) / 255.0
     return Matte(alpha, foreground)
+
+
+def solve_padded(image_rgb: np.ndarray, trimap: np.ndarray, solve) -> Matte:
+    """``solve(image, trimap) -> Matte`` on a copy whose sides are padded (border replicated) to
+    at least ``MIN_SOLVE_SIDE``, its answer cropped back; as it is when no side is shorter."""
+    height, width = trimap.shape
+    pad_rows, pad_cols = max(0, MIN_SOLVE_SIDE - height), max(0, MIN_SOLVE_SIDE - width)
+    if not (pad_rows or pad_cols):
+        return solve(image_rgb, trimap)
+    top, left = pad_rows // 2, pad_cols // 2
+    borders = (top, pad_rows - top, left, pad_cols - left, cv2.BORDER_REPLICATE)
+    padded = solve(cv2.copyMakeBorder(image_rgb, *borders), cv2.copyMakeBorder(trimap, *borders))
+    inside = (slice(top, top + height), slice(left, left + width))
+    return Matte(np.ascontiguousarray(padded.alpha[inside]),
+                 np.ascontiguousarray(padded.foreground[inside]))
 
 
 def solve_scale(pixels: int, max_pixels: int) -> float:
