@@ -19,7 +19,13 @@ from matting_api.web import bp as web_bp
 from service_common.device import configure_threads
 from service_common.errors import ApiError
 from service_common.http import StageTimer, add_common_routes, configure_app, read_upload
-from service_common.images import ENCODE_FORMATS, decode_image, encode_image, mimetype
+from service_common.images import (
+    ENCODE_FORMATS,
+    check_encodable,
+    decode_image,
+    encode_image,
+    mimetype,
+)
 from service_common.memory import limit_malloc_arenas
 from service_common.params import TrimapParams
 from service_common.settings import Settings
@@ -62,6 +68,7 @@ def _parse_job() -> tuple[MatteJob, str]:
     params = TrimapParams.from_form(request.form)
     image_bytes = read_upload("image")
     image = _decode(image_bytes, "image")
+    check_encodable(*image.rgb.shape[:2], fmt)
     background_upload = request.files.get("background")
     uploaded_rgb = _decode(background_upload.read(), "background").rgb if background_upload \
         else None

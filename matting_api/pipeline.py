@@ -47,8 +47,7 @@ def _trimap(job: MatteJob, segmentation: SegmentationClient, timer: StageTimer,
         people = int(np.any(job.trimap == 255))
         return job.trimap, people
     with timer.stage("segmentation"):
-        remote = segmentation.trimap(job.image_bytes, job.params,
-                                     allow_empty=job.if_no_person != "error")
+        remote = segmentation.trimap(job.image_bytes, job.params)
     info["X-Segmenter"] = remote.segmenter
     timer.add_remote(remote.server_timing, "seg-")
     if remote.trimap.shape != job.image.rgb.shape[:2]:
@@ -79,7 +78,9 @@ def run_matting(job: MatteJob, matter: Matter, segmentation: SegmentationClient,
     info["X-People-Count"] = str(people)
     rgb = job.image.rgb
     if people == 0 and job.if_no_person == "error":
-        raise ApiError(422, "no_person", "No person was found in the image.")
+        raise ApiError(422, "no_person", "No person was found in the image. Send "
+                       "if_no_person=original to get the photo back unchanged, or "
+                       "if_no_person=empty to get the background alone.")
     if people == 0 and job.if_no_person == "original":
         info["X-No-Person"] = "original"
         return MatteResult(rgb if job.image.alpha is None else

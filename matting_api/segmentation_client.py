@@ -38,10 +38,10 @@ class SegmentationClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
-    def trimap(self, image_bytes: bytes, params: TrimapParams, *,
-               allow_empty: bool) -> RemoteTrimap:
-        """Send the original upload once and return its trimap."""
-        form = params.to_form() | {"allow_empty": "true" if allow_empty else "false"}
+    def trimap(self, image_bytes: bytes, params: TrimapParams) -> RemoteTrimap:
+        """Send the original upload once and return its trimap, all background when nobody is
+        found (the caller decides what no person means)."""
+        form = params.to_form() | {"allow_empty": "true"}
         try:
             response = self.session.post(f"{self.base_url}/trimap", files={"image": image_bytes},
                                          data=form, timeout=self.timeout)

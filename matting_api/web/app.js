@@ -35,6 +35,9 @@
     too_large: (what) => `That ${what} is too large for this service. Choose a smaller file.`,
     too_many_pixels: (what) => `That ${what} has too many pixels for this service. ` +
       "Choose a smaller one.",
+    image_side_too_large: (what) => `That ${what} is too wide or too tall for this ` +
+      "service. Choose a smaller one.",
+    too_large_for_format: () => "The result is too large for a WebP file. Choose PNG.",
     no_person: () => "No person was found in this photo. Only people are cut out: " +
       "try a photo where someone is clearly visible.",
     segmentation_unavailable: () => "The part of the service that finds people is not " +
@@ -162,7 +165,8 @@
     }
     const what = message.includes("'background'") ? "background picture" : "file";
     const plain = MESSAGES[code];
-    return { text: plain ? plain(what) : message, detail: message };
+    // The no-person message speaks to API users (its if_no_person field); people get the words.
+    return { text: plain ? plain(what) : message, detail: code === "no_person" ? "" : message };
   }
 
   async function showResult(blob, seconds, choice) {
