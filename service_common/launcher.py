@@ -31,6 +31,18 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def group_alive(group: int) -> bool:
+    """Whether any process of process group ``group`` is still running (zombies do not count)."""
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            return True
+    return False
+
+
 @dataclass
 class Service:
     """A service process on a free loopback port: ``flask --app APP run`` or, with
@@ -64,11 +76,13 @@ class Service:
             command = [sys.executable, "-m", "flask", "--app", self.app, "run",
                        "--host", "127.0.0.1", "--port", str(self.port), "--no-reload"]
         with self.log_path.open("w") as log:
+            # A session of its own: stop() ends the whole process group (gunicorn's workers too).
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
-                                            stderr=subprocess.STDOUT)
+                                            stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.stop()  # whatever it started
                 raise RuntimeError(f"{self.app} exited with {self.process.returncode}:\n"
                                    + self.log())
             try:
@@ -80,15 +94,24 @@ class Service:
         self.stop()
         raise RuntimeError(f"{self.app} was not ready within {timeout} s:\n" + self.log())
 
-    def stop(self) -> None:
-        """Stop the process (SIGTERM, then SIGKILL)."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the process and everything in its process group: SIGTERM, then SIGKILL for
+        what is left after ``timeout`` seconds. Safe to call twice."""
+        if self.process is None:
+            return
+        group = self.process.pid  # the leader of its own session
+        for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                os.killpg(group, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and group_alive(group):
+                self.process.poll()  # reap the leader, so it does not linger as a zombie
+                time.sleep(0.05)
+            if not group_alive(group):
+                break
+        self.process.wait()
 
     def worker_pids(self) -> list[int]:
         """The processes that serve requests: gunicorn's workers, or the flask process."""

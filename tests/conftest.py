@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from service_common.launcher import ROOT, Service
+
+pytest_plugins = ["tests.process_guard"]
 
 EXAMPLES = ROOT / "examples"
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -17,22 +20,46 @@ def astronaut_png() -> bytes:
     return (EXAMPLES / "astronaut.png").read_bytes()
 
 
+def _services() -> Iterator[Callable[..., Service]]:
+    started: list[Service] = []
+
+    def start(app: str, env: dict[str, str] | None = None, **options) -> Service:
+        service = Service(app, env or {}, **options)
+        started.append(service)  # registered before it starts: a failed start is stopped too
+        return service.start()
+
+    try:
+        yield start
+    finally:
+        for service in reversed(started):
+            service.stop()
+
+
+@pytest.fixture
+def start_service() -> Iterator[Callable[..., Service]]:
+    """``start_service(app, env, server=...)`` starts a service for this test; every service it
+    started is stopped when the test ends, passes or fails."""
+    yield from _services()
+
+
 @pytest.fixture(scope="session")
-def segmentation_service():
+def start_session_service() -> Iterator[Callable[..., Service]]:
+    """The same for services shared by the whole session."""
+    yield from _services()
+
+
+@pytest.fixture(scope="session")
+def segmentation_service(start_session_service):
     """The segmentation service with the embedded selfie backend, one process per session."""
-    service = Service("segmentation_api", {"SEGMENTER": "selfie"}).start()
-    yield service
-    service.stop()
+    return start_session_service("segmentation_api", {"SEGMENTER": "selfie"})
 
 
 @pytest.fixture(scope="session")
-def matting_service(segmentation_service):
+def matting_service(start_session_service, segmentation_service):
     """The matting service with the embedded closed-form backend, talking to the session's
     segmentation service."""
-    service = Service("matting_api", {"MATTER": "closed-form",
-                                      "SEGMENTATION_URL": segmentation_service.url}).start()
-    yield service
-    service.stop()
+    return start_session_service("matting_api", {"MATTER": "closed-form",
+                                                 "SEGMENTATION_URL": segmentation_service.url})
 
 
 def shared_data(*parts: str) -> Path:

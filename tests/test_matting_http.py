@@ -9,7 +9,7 @@ import pytest
 import requests
 from PIL import Image
 
-from service_common.launcher import ROOT, Service
+from service_common.launcher import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -154,11 +154,11 @@ def test_cli_folder_mode_and_failure_exit(matting_service, tmp_path):
     assert "not an image" in done.stderr
 
 
-def test_segmentation_down_is_503_then_recovers(astronaut_png):
-    segmentation = Service("segmentation_api", {"SEGMENTER": "selfie"}).start()
-    matting = Service("matting_api", {"MATTER": "closed-form",
-                                      "SEGMENTATION_URL": segmentation.url,
-                                      "SEGMENTATION_CONNECT_TIMEOUT": "2"}).start()
+def test_segmentation_down_is_503_then_recovers(start_service, astronaut_png):
+    segmentation = start_service("segmentation_api", {"SEGMENTER": "selfie"})
+    matting = start_service("matting_api", {"MATTER": "closed-form",
+                                            "SEGMENTATION_URL": segmentation.url,
+                                            "SEGMENTATION_CONNECT_TIMEOUT": "2"})
     try:
         assert matte(matting, astronaut_png).status_code == 200
         segmentation.stop()

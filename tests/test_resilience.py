@@ -15,7 +15,6 @@ import requests
 from PIL import Image
 
 from matting_api.compositing import cover
-from service_common.launcher import Service
 from tests.conftest import shared_data
 from tests.hostile import encoded
 
@@ -40,10 +39,10 @@ def post_with_retry(session: requests.Session, url: str, image: bytes,
     return response, refused
 
 
-def test_overload_gets_503_with_retry_after(segmentation_service, astronaut_png):
-    matting = Service("matting_api", {"MATTER": "closed-form", "MAX_IN_FLIGHT": "1",
-                                      "RETRY_AFTER": "3", "QUEUE_TIMEOUT": "0",
-                                      "SEGMENTATION_URL": segmentation_service.url}).start()
+def test_overload_gets_503_with_retry_after(start_service, segmentation_service, astronaut_png):
+    matting = start_service("matting_api", {"MATTER": "closed-form", "MAX_IN_FLIGHT": "1",
+                                            "RETRY_AFTER": "3", "QUEUE_TIMEOUT": "0",
+                                            "SEGMENTATION_URL": segmentation_service.url})
     try:
         with ThreadPoolExecutor(4) as pool:
             answers = list(pool.map(
@@ -59,11 +58,11 @@ def test_overload_gets_503_with_retry_after(segmentation_service, astronaut_png)
         matting.stop()
 
 
-def test_segmentation_killed_mid_run(astronaut_png):
-    segmentation = Service("segmentation_api", {"SEGMENTER": "selfie"}).start()
-    matting = Service("matting_api", {"MATTER": "closed-form", "MAX_IN_FLIGHT": "8",
-                                      "SEGMENTATION_URL": segmentation.url,
-                                      "SEGMENTATION_READ_TIMEOUT": "20"}).start()
+def test_segmentation_killed_mid_run(start_service, astronaut_png):
+    segmentation = start_service("segmentation_api", {"SEGMENTER": "selfie"})
+    matting = start_service("matting_api", {"MATTER": "closed-form", "MAX_IN_FLIGHT": "8",
+                                            "SEGMENTATION_URL": segmentation.url,
+                                            "SEGMENTATION_READ_TIMEOUT": "20"})
     image = jpeg_640x480(astronaut_png)
     statuses: list[int] = []
     errors: list[dict] = []
@@ -103,15 +102,15 @@ def test_segmentation_killed_mid_run(astronaut_png):
         segmentation.stop()
 
 
-def test_load_through_gunicorn(astronaut_png):
+def test_load_through_gunicorn(start_service, astronaut_png):
     photos = [jpeg_640x480(astronaut_png)] + [
         jpeg_640x480(path.read_bytes())
         for path in sorted(shared_data("portraits-dev", "images").glob("*.jpg"))[:3]]
-    segmentation = Service("segmentation_api", {"SEGMENTER": "selfie", "MAX_IN_FLIGHT": "8"},
-                           server="gunicorn").start()
-    matting = Service("matting_api", {"MATTER": "closed-form", "MAX_IN_FLIGHT": "4",
-                                      "SEGMENTATION_URL": segmentation.url},
-                      server="gunicorn").start()
+    segmentation = start_service("segmentation_api", {"SEGMENTER": "selfie", "MAX_IN_FLIGHT": "8"},
+                                 server="gunicorn")
+    matting = start_service("matting_api", {"MATTER": "closed-form", "MAX_IN_FLIGHT": "4",
+                                            "SEGMENTATION_URL": segmentation.url},
+                            server="gunicorn")
     total, clients = 200, 8
     latencies: list[float] = []
     outcomes: list[int] = []

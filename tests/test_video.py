@@ -23,7 +23,7 @@ from client.media import read_frames
 from client.remove_background import MattingClient, MattingError
 from client.video import FrameResult, replace_background
 from matting_api.compositing import blurred_background, cover
-from service_common.launcher import ROOT, Service
+from service_common.launcher import ROOT
 from tests.conftest import shared_data
 
 pytestmark = pytest.mark.slow
@@ -258,10 +258,11 @@ def test_ctrl_c_leaves_no_file(matting_service, tmp_path):
 
 # --- an overloaded service: 503 + Retry-After ----------------------------------------------------
 
-def test_overloaded_service_is_waited_for_and_retried(segmentation_service, tmp_path):
-    busy = Service("matting_api", {"MATTER": "closed-form", "MAX_IN_FLIGHT": "1",
-                                   "RETRY_AFTER": "1", "QUEUE_TIMEOUT": "0",
-                                   "SEGMENTATION_URL": segmentation_service.url}).start()
+def test_overloaded_service_is_waited_for_and_retried(start_service, segmentation_service,
+                                                      tmp_path):
+    busy = start_service("matting_api", {"MATTER": "closed-form", "MAX_IN_FLIGHT": "1",
+                                         "RETRY_AFTER": "1", "QUEUE_TIMEOUT": "0",
+                                         "SEGMENTATION_URL": segmentation_service.url})
     empty_room = shared_data("videos", "one-by-one-person-detection.mp4")
     try:
         # Three frames in flight at a service that takes one: refused, then retried.

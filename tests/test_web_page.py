@@ -20,7 +20,7 @@ import pytest
 import requests
 from PIL import Image
 
-from service_common.launcher import ROOT, Service
+from service_common.launcher import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -236,11 +236,11 @@ def test_a_text_file_shows_the_error_and_a_photo_afterwards_still_works(web):
     web.check_healthy()
 
 
-def test_progress_shows_and_segmentation_down_is_said_in_plain_words(browser):
+def test_progress_shows_and_segmentation_down_is_said_in_plain_words(start_service, browser):
     # A pair of services of its own, so that stopping segmentation troubles no other test.
-    segmentation = Service("segmentation_api", {"SEGMENTER": "selfie"}).start()
-    matting = Service("matting_api", {"MATTER": "closed-form",
-                                      "SEGMENTATION_URL": segmentation.url}).start()
+    segmentation = start_service("segmentation_api", {"SEGMENTER": "selfie"})
+    matting = start_service("matting_api", {"MATTER": "closed-form",
+                                            "SEGMENTATION_URL": segmentation.url})
     pages = open_page(browser, matting, viewport={"width": 1280, "height": 900})
     try:
         web = next(pages)
