@@ -157,3 +157,18 @@ def test_every_shape_is_answered_and_the_services_keep_serving(
     check(after, None, (160, 120), "RGB")
     assert segmentation.alive() and matting.alive()
 
+
+
+def test_the_reported_1x100000_png(segmentation_service, matting_service, astronaut_png):
+    """The upload that used to abort the segmentation process, with the default limits."""
+    thin = encoded(Image.fromarray(np.full((100_000, 1, 3), 200, np.uint8)), "PNG")
+    for url in (segmentation_service.url + "/trimap", matting_service.url + "/matte"):
+        answer = requests.post(url, files={"image": thin}, timeout=60)
+        assert answer.status_code == 413, answer.text
+        assert answer.json()["error"]["code"] == "image_side_too_large"
+        assert "1×100000" in answer.json()["error"]["message"]
+        assert str(MAX_IMAGE_SIDE) in answer.json()["error"]["message"]
+    assert requests.post(segmentation_service.url + "/trimap", files={"image": astronaut_png},
+                         timeout=60).status_code == 200
+    assert requests.post(matting_service.url + "/matte", files={"image": astronaut_png},
+                         timeout=120).status_code == 200
