@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from service_common.images import FORMAT_MAX_SIDE, MAX_IMAGE_SIDE
 from service_common.params import TRIMAP_PARAMETERS
 
 ERROR_SCHEMA = {
@@ -17,9 +18,11 @@ ERROR_MEANINGS = {
     400: "A parameter is missing, malformed or out of range, or the image is corrupt.",
     404: "No such path.",
     405: "Method not allowed on this path.",
-    413: "The upload is too large (bytes, or pixels read from the image header).",
+    413: f"The upload is too large: bytes, pixels or a side over {MAX_IMAGE_SIDE} (read from "
+         "the image header).",
     415: "The upload is not an image this service reads.",
-    422: "No person was found.",
+    422: "No person was found, or the result is too large for the asked format (WebP: "
+         f"{FORMAT_MAX_SIDE['webp']} a side).",
     502: "The segmentation service answered something unusable.",
     503: "Overloaded (retry after Retry-After seconds) or the segmentation service is down.",
     504: "The segmentation service did not answer in time.",
