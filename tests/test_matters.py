@@ -134,3 +134,16 @@ def test_precision_settings_choose_fba_stages():
             fba_precision("bfloat16", cpu)
     with pytest.raises(RuntimeError, match="CUDA"):
         fba_precision("float16", cpu)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (1, 300), (300, 1), (2, 500), (5, 3)])
+def test_closed_form_on_thin_pictures_keeps_size_and_known_regions(shape):
+    """Closed-form's 3×3 windows need 3 pixels a side: thin crops are solved padded."""
+    image, _, _ = soft_edge_scene(*shape)
+    trimap = np.zeros(shape, np.uint8)
+    trimap[:, shape[1] // 3:] = 128
+    trimap[:, 2 * shape[1] // 3:] = 255
+    matte = ClosedFormMatter().matte(image, trimap)
+    assert matte.alpha.shape == shape and matte.foreground.shape == (*shape, 3)
+    assert np.all(matte.alpha[trimap == 0] == 0) and np.all(matte.alpha[trimap == 255] == 1)
+    assert np.all((matte.alpha >= 0) & (matte.alpha <= 1))
