@@ -143,7 +143,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.extensions["backgrounds"] = load_library(Path(settings.backgrounds_dir))
     app.extensions["segmentation"] = SegmentationClient(
         settings.segmentation_url, settings.segmentation_connect_timeout,
-        settings.segmentation_read_timeout)
+        settings.segmentation_read_timeout, api_key=settings.segmentation_api_key)
     app.register_blueprint(bp)
     app.register_blueprint(web_bp)  # the page; after the backgrounds, for their thumbnails
     log.info("matting service ready with matter %s, %d threads, segmentation at %s",

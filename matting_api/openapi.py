@@ -42,7 +42,7 @@ def openapi_document() -> dict[str, Any]:
                     "Server-Timing")},
                 "content": {mime: {"schema": BINARY_FILE}
                             for mime in ("image/png", "image/jpeg", "image/webp")}},
-            **error_responses(400, 413, 415, 422, 502, 503, 504)}}}
+            **error_responses(400, 403, 413, 415, 422, 502, 503, 504)}}}
     backgrounds = {"type": "object", "properties": {"backgrounds": {"type": "array", "items": {
         "type": "object", "properties": {"name": {"type": "string"},
                                          "width": {"type": "integer"},

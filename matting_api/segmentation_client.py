@@ -10,6 +10,7 @@ import requests
 from PIL import Image
 from requests.adapters import HTTPAdapter
 
+from service_common.api_keys import HEADER
 from service_common.errors import ApiError
 from service_common.params import TrimapParams
 
@@ -30,10 +31,12 @@ class SegmentationClient:
     service failed."""
 
     def __init__(self, base_url: str, connect_timeout: float, read_timeout: float,
-                 pool_size: int = 16):
+                 pool_size: int = 16, api_key: str = ""):
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self.session = requests.Session()
+        if api_key:
+            self.session.headers[HEADER] = api_key
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -71,6 +74,12 @@ class SegmentationClient:
             code, message = str(error["code"]), str(error["message"])
         except Exception:
             code, message = "unknown", response.text[:200]
+        if response.status_code == 403:
+            # The segmentation service wants a key this service was not given: a set-up fault,
+            # not the client's.
+            return ApiError(502, "segmentation_forbidden",
+                            f"The segmentation service refused this service's API key ({code}); "
+                            "set SEGMENTATION_API_KEY to one of its keys.")
         if response.status_code < 500:
             # The client's own mistake (bad image, parameter, no person): pass it on as it is.
             return ApiError(response.status_code, code, message)

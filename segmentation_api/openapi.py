@@ -29,7 +29,7 @@ def _segment_operation(summary: str, answer: str) -> dict[str, Any]:
                 "X-Segmenter": {"schema": {"type": "string"}},
                 "Server-Timing": {"schema": {"type": "string"}}},
                 "content": {"image/png": {"schema": BINARY_FILE}}},
-            **error_responses(400, 413, 415, 422, 503)}}}
+            **error_responses(400, 403, 413, 415, 422, 503)}}}
 
 
 def openapi_document() -> dict[str, Any]:

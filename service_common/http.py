@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 from flask import Blueprint, Flask, g, jsonify, request
 
+from service_common.api_keys import load_keys, require_api_keys
 from service_common.errors import ApiError, error_response, register_error_handlers
 from service_common.memory import release_free_memory
 from service_common.settings import Settings
@@ -24,6 +25,8 @@ def configure_app(app: Flask, settings: Settings, uploads: int = 1) -> None:
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024  # text fields; above the parser chunk
     app.config["MAX_FORM_PARTS"] = 64
     register_error_handlers(app)
+    # Before the in-flight limit: a request without a valid key never takes a slot.
+    require_api_keys(app, load_keys(settings.api_keys, settings.api_keys_file))
     limit_in_flight(app, settings.max_in_flight, settings.retry_after, settings.queue_timeout)
 
 

@@ -16,6 +16,7 @@ ERROR_SCHEMA = {
 
 ERROR_MEANINGS = {
     400: "A parameter is missing, malformed or out of range, or the image is corrupt.",
+    403: "API keys are configured and the X-Api-Key header holds none of them.",
     404: "No such path.",
     405: "Method not allowed on this path.",
     413: f"The upload is too large: bytes, pixels or a side over {MAX_IMAGE_SIDE} (read from "

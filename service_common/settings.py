@@ -40,6 +40,11 @@ class Settings:
     segmentation_connect_timeout: float = 3.0
     segmentation_read_timeout: float = 60.0
     backgrounds_dir: str = str(PROJECT_ROOT / "backgrounds")
+    # API keys (service_common.api_keys): comma-separated, empty means none is needed; a file
+    # with one key a line adds to them; the key the matting service sends to segmentation.
+    api_keys: str = dataclasses.field(default="", repr=False)
+    api_keys_file: str = ""
+    segmentation_api_key: str = dataclasses.field(default="", repr=False)
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None,

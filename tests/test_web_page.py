@@ -285,3 +285,33 @@ def test_phone_width_nothing_overflows(phone, screenshots, record_property):
     phone.page.screenshot(path=str(shot), full_page=True)
     report_screenshot(shot, record_property)
     phone.check_healthy()
+
+
+def test_the_page_asks_for_an_api_key_once_and_keeps_it_for_the_tab(start_service,
+                                                                    segmentation_service,
+                                                                    browser):
+    key = "page-key-7d2c90e1"
+    matting = start_service("matting_api", {"MATTER": "closed-form", "API_KEYS": key,
+                                            "SEGMENTATION_URL": segmentation_service.url})
+    pages = open_page(browser, matting, viewport={"width": 1280, "height": 900})
+    try:
+        web = next(pages)
+        web.choose_photo(ASTRONAUT)
+        error = web.page.locator("#error")
+        web.expect(error).to_contain_text("needs an API key", timeout=RESULT_TIMEOUT_MS)
+        web.expect(web.page.locator("#key-entry")).to_be_visible()
+
+        web.page.locator("#api-key").fill("not-the-key")
+        web.page.locator("#use-key").click()
+        web.expect(error).to_contain_text("was not accepted", timeout=RESULT_TIMEOUT_MS)
+
+        web.page.locator("#api-key").fill(key)
+        web.page.locator("#use-key").click()
+        web.wait_for_result("green")
+        assert error.is_hidden()
+        web.pick_colour(MAGENTA)  # the next request carries the kept key: no second question
+        web.wait_for_result(MAGENTA)
+        assert error.is_hidden()
+        web.check_healthy()
+    finally:
+        pages.close()

@@ -48,6 +48,8 @@
       "photo. Try again in a minute.",
     segmentation_bad_answer: () => "The part of the service that finds people gave an " +
       "answer that cannot be used. Try again in a minute.",
+    api_key_missing: () => "This service needs an API key. Enter it below to go on.",
+    api_key_invalid: () => "That API key was not accepted. Check it and enter it again.",
     bad_background: () => "That background cannot be used.",
     bad_parameter: () => "One of the choices was not accepted.",
   };
@@ -141,12 +143,21 @@
     resultUrl = null;
   }
 
-  function showError(text, detail = "") {
+  function showError(text, detail = "", code = "") {
     $("error-text").textContent = text;
     $("error-detail").textContent = detail;
     $("error-detail").hidden = !detail || detail === text;
+    $("key-entry").hidden = !code.startsWith("api_key_");
     errorBox.hidden = false;
     setState("error");
+  }
+
+  // The API key, when the service asks for one: asked once, kept for this tab only.
+  const KEY_STORE = "matting-api-key";
+
+  function keyHeaders() {
+    const key = sessionStorage.getItem(KEY_STORE);
+    return key ? { "X-Api-Key": key } : {};
   }
 
   function hideError() {
@@ -161,12 +172,13 @@
       code = String(body.error.code);
       message = String(body.error.message);
     } catch {
-      return { text: `The service answered with an error (HTTP ${response.status}).` };
+      return { text: `The service answered with an error (HTTP ${response.status}).`, code };
     }
     const what = message.includes("'background'") ? "background picture" : "file";
     const plain = MESSAGES[code];
     // The no-person message speaks to API users (its if_no_person field); people get the words.
-    return { text: plain ? plain(what) : message, detail: code === "no_person" ? "" : message };
+    const hidden = code === "no_person" || code.startsWith("api_key_");
+    return { text: plain ? plain(what) : message, detail: hidden ? "" : message, code };
   }
 
   async function showResult(blob, seconds, choice) {
@@ -225,12 +237,13 @@
     setState("busy");
     const started = startProgress();
     try {
-      const response = await fetch("matte", { method: "POST", body, signal: controller.signal });
+      const response = await fetch("matte", {
+        method: "POST", body, headers: keyHeaders(), signal: controller.signal });
       if (!response.ok) {
         const error = await errorFrom(response);
         if (mine !== sequence) return;
         hideResult();
-        showError(error.text, error.detail);
+        showError(error.text, error.detail, error.code);
         return;
       }
       const blob = await response.blob();
@@ -335,6 +348,13 @@
     schedule();
   });
   colour.addEventListener("input", () => { $("bg-colour").checked = true; syncChoices(); });
+  $("use-key").addEventListener("click", () => {
+    const key = $("api-key").value.trim();
+    if (!key) return;
+    sessionStorage.setItem(KEY_STORE, key);
+    $("api-key").value = "";
+    run();
+  });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     run();

@@ -1,0 +1,106 @@
+"""API keys: open when none are configured; otherwise every POST needs one, GETs stay open."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from service_common.api_keys import HEADER, is_valid_key, load_keys
+
+pytestmark = pytest.mark.slow
+
+SEGMENTATION_KEY = "seg-3f9a1c77e2b54d0d"
+MATTING_KEYS = ("mat-key-one-8c1e4f", "mat-key-two-55d0aa")
+
+
+def test_keys_come_from_the_variable_and_the_file(tmp_path):
+    keys_file = tmp_path / "keys"
+    keys_file.write_text("# people allowed in\nfile-key-1\n\n  file-key-2  \n")
+    assert load_keys(" a-key , b-key,", "") == {"a-key", "b-key"}
+    assert load_keys("a-key", str(keys_file)) == {"a-key", "file-key-1", "file-key-2"}
+    assert load_keys("", "") == frozenset()
+    with pytest.raises(ValueError, match="API_KEYS_FILE"):
+        load_keys("", str(tmp_path / "missing"))
+    (tmp_path / "empty").write_text("# nothing\n")
+    with pytest.raises(ValueError, match="holds no key"):
+        load_keys("", str(tmp_path / "empty"))
+
+
+def test_only_an_exact_key_is_valid():
+    keys = frozenset({"abcdef", "123456"})
+    assert is_valid_key("abcdef", keys) and is_valid_key("123456", keys)
+    for wrong in (None, "", "abcde", "abcdefg", "ABCDEF", " abcdef", "abcdef123456"):
+        assert not is_valid_key(wrong, keys)
+
+
+@pytest.fixture(scope="module")
+def keyed(start_session_service, tmp_path_factory):
+    """Both services with keys: the matting service's from a file, segmentation's from the
+    environment, and the matting service holding segmentation's key."""
+    keys_file = tmp_path_factory.mktemp("keys") / "matting-keys"
+    keys_file.write_text("# matting service keys\n" + "\n".join(MATTING_KEYS) + "\n")
+    segmentation = start_session_service("segmentation_api", {"SEGMENTER": "selfie",
+                                                              "API_KEYS": SEGMENTATION_KEY})
+    matting = start_session_service("matting_api", {
+        "MATTER": "closed-form", "SEGMENTATION_URL": segmentation.url,
+        "API_KEYS_FILE": str(keys_file), "SEGMENTATION_API_KEY": SEGMENTATION_KEY})
+    return segmentation, matting
+
+
+def post(url: str, image: bytes, key: str | None = None) -> requests.Response:
+    headers = {HEADER: key} if key is not None else {}
+    return requests.post(url, files={"image": image}, headers=headers, timeout=120)
+
+
+def test_open_when_no_keys_are_configured(matting_service, segmentation_service, astronaut_png):
+    assert post(matting_service.url + "/matte", astronaut_png).status_code == 200
+    assert post(segmentation_service.url + "/trimap", astronaut_png).status_code == 200
+
+
+def test_every_post_needs_a_valid_key(keyed, astronaut_png):
+    segmentation, matting = keyed
+    for url, good_keys in ((matting.url + "/matte", MATTING_KEYS),
+                           (segmentation.url + "/trimap", (SEGMENTATION_KEY,)),
+                           (segmentation.url + "/mask", (SEGMENTATION_KEY,))):
+        missing = post(url, astronaut_png)
+        assert missing.status_code == 403
+        assert missing.json()["error"]["code"] == "api_key_missing"
+        for wrong in ("", "nope", good_keys[0][:-1], good_keys[0].upper()):
+            refused = post(url, astronaut_png, wrong)
+            assert refused.status_code == 403, wrong
+            assert refused.json()["error"]["code"] == "api_key_invalid"
+        for key in good_keys:
+            assert post(url, astronaut_png, key).status_code == 200, url
+    # One service's key is not the other's.
+    assert post(matting.url + "/matte", astronaut_png, SEGMENTATION_KEY).status_code == 403
+
+
+def test_health_checks_page_and_document_stay_open(keyed):
+    for service in keyed:
+        for path in ("/healthz", "/readyz", "/openapi.json"):
+            assert requests.get(service.url + path, timeout=10).status_code == 200, path
+    matting = keyed[1]
+    for path in ("/", "/web/app.js", "/backgrounds", "/backgrounds/green.jpg"):
+        assert requests.get(matting.url + path, timeout=10).status_code == 200, path
+
+
+def test_keys_are_never_logged(keyed, astronaut_png):
+    matting = keyed[1]
+    post(matting.url + "/matte", astronaut_png, MATTING_KEYS[0])
+    post(matting.url + "/matte", astronaut_png, "a-wrong-key-for-the-log")
+    for service in keyed:
+        log = service.log()
+        assert "/matte" in log or "/trimap" in log  # the log is the one requests went to
+        for secret in (*MATTING_KEYS, SEGMENTATION_KEY, "a-wrong-key-for-the-log"):
+            assert secret not in log
+
+
+def test_a_wrong_segmentation_key_is_the_servers_fault(start_service, keyed, astronaut_png):
+    segmentation, _ = keyed
+    misconfigured = start_service("matting_api", {"MATTER": "closed-form",
+                                                  "SEGMENTATION_URL": segmentation.url,
+                                                  "SEGMENTATION_API_KEY": "stale-key"})
+    answer = post(misconfigured.url + "/matte", astronaut_png)
+    assert answer.status_code == 502
+    assert answer.json()["error"]["code"] == "segmentation_forbidden"
+    assert "SEGMENTATION_API_KEY" in answer.json()["error"]["message"]
