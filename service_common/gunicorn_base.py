@@ -30,4 +30,7 @@ def gunicorn_settings(default_port: int, timeout: int) -> dict[str, object]:
         "accesslog": "-",
         "errorlog": "-",
         "loglevel": "info",
+        # gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl),
+        # so the two services on one machine would take it from each other; neither uses it.
+        "control_socket_disable": True,
     }
