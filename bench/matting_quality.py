@@ -18,7 +18,7 @@ import requests
 from PIL import Image
 
 from bench.data import boundary_f_score, iou, portraits
-from service_common.launcher import Service
+from testing.launcher import Service
 
 FLOORS = {"mean_iou": 0.962, "boundary_f": 0.677}  # ../shared/data/README.md
 

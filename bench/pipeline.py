@@ -35,11 +35,11 @@ import requests
 import torch
 from PIL import Image
 
-from matting_api.compositing import cover
-from service_common.http import parse_server_timing
+from background_replacement.compositing import cover
+from background_replacement.settings import Settings
+from background_replacement.timing import parse_server_timing
 from service_common.images import decode_image, encode_image
-from service_common.launcher import ROOT, Service
-from service_common.settings import Settings
+from testing.launcher import ROOT, Service
 
 # Measured as deployed: gunicorn with each service's production config (README).
 SERVER = "gunicorn"
@@ -103,9 +103,9 @@ def fba_flops(trimap: np.ndarray) -> float:
     around the people, shrunk to FBA_MAX_PIXELS when it is larger."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from matting_api.fba import build_fba, network_inputs
-    from matting_api.matters.base import region, shrink, solve_scale
-    from matting_api.matters.fba_matter import CONTEXT_MARGIN
+    from background_replacement.fba import build_fba, network_inputs
+    from background_replacement.matters.base import region, shrink, solve_scale
+    from background_replacement.matters.fba_matter import CONTEXT_MARGIN
 
     crop = trimap[region(trimap != 0, CONTEXT_MARGIN)]
     scale = solve_scale(crop.size, Settings.load().fba_max_pixels)
@@ -122,7 +122,7 @@ def maskrcnn_flops(height: int, width: int) -> float:
     random weights (which find nobody, so no mask head: add ~1 GFLOP per person found)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from segmentation_api.segmenters.maskrcnn import MaskRCNNSegmenter, build_maskrcnn
+    from background_replacement.segmenters.maskrcnn import MaskRCNNSegmenter, build_maskrcnn
 
     settings = Settings.load()
     segmenter = MaskRCNNSegmenter(build_maskrcnn(min_size=settings.maskrcnn_min_size,
@@ -234,10 +234,10 @@ def soak_memory(session: requests.Session, matting: Service, segmentation: Servi
 def design_weights() -> tuple[Path, Path, str]:
     """Mask R-CNN and FBA weights: the real files when both are present, else random weights
     saved to a temporary folder (the cost of a forward pass is the same)."""
-    from matting_api.fba import build_fba
+    from background_replacement.fba import build_fba
+    from background_replacement.segmenters.base import SegmenterUnavailable
+    from background_replacement.segmenters.maskrcnn import build_maskrcnn, find_weights
     from models import FBA
-    from segmentation_api.segmenters.base import SegmenterUnavailable
-    from segmentation_api.segmenters.maskrcnn import build_maskrcnn, find_weights
 
     try:
         if FBA.default_path.is_file():

@@ -14,11 +14,11 @@ import time
 
 import numpy as np
 
+from background_replacement.segmenters import SEGMENTER_NAMES, SegmenterUnavailable, load_segmenter
+from background_replacement.settings import Settings
+from background_replacement.trimap import BACKGROUND, make_trimap
 from bench.data import iou, portraits
-from segmentation_api.segmenters import SEGMENTER_NAMES, SegmenterUnavailable, load_segmenter
-from segmentation_api.trimap import BACKGROUND, make_trimap
 from service_common.images import decode_image
-from service_common.settings import Settings
 
 
 def evaluate(name: str) -> dict[str, float] | None:

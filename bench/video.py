@@ -40,10 +40,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from client.matting_client import MattingClient
 from client.media import probe, read_frames
-from client.remove_background import MattingClient
 from client.video import FrameResult, matte_frame, replace_background
-from service_common.launcher import ROOT, Service
+from testing.launcher import ROOT, Service
 
 VIDEOS = ROOT.parent / "shared" / "data" / "videos"
 

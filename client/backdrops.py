@@ -1,5 +1,6 @@
-"""What goes behind the people in each frame of a video: a video, a picture, a colour, the
-frame's own background blurred, a named background, or nothing (transparent).
+"""What goes behind the people in each frame of a video: a second video, or any background of
+the core's grammar (a picture, a colour, the frame's own background blurred, a named background
+as the service draws it, or nothing: transparent).
 
 Every backdrop answers ``behind(time, image_rgb, alpha)`` with RGB uint8 H×W×3 at the output's
 size, or ``None`` once a background video that ends the output (``trim``) has run out. Frames
@@ -8,19 +9,19 @@ are asked for in order of time.
 
 from __future__ import annotations
 
-import io
-from collections.abc import Generator
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from PIL import Image, ImageOps
 
+from background_replacement.backgrounds import Background, file_named, parse_background
+from background_replacement.compositing import cover
+from background_replacement.images import IMAGE_SUFFIXES
+from client.matting_client import MattingClient
 from client.media import Frame, VideoError, probe, read_frames
-from client.remove_background import IMAGE_SUFFIXES, MattingClient
-from matting_api.compositing import blurred_background, cover, parse_colour, solid
 
 BACKGROUND_ENDS = ("loop", "freeze", "trim")
 
@@ -36,38 +37,44 @@ class Backdrop(Protocol):
         ...
 
 
-@dataclass
-class Transparent:
-    """No background: the output keeps the matte as its alpha channel."""
+@dataclass(frozen=True)
+class Timeless:
+    """A background of the core's grammar, the same at every time."""
 
-    transparent: bool = True
+    background: Background
 
-    def behind(self, time: Fraction, image_rgb: np.ndarray,
-               alpha: np.ndarray) -> np.ndarray | None:
-        raise TypeError("a transparent backdrop has no pixels")
-
-
-@dataclass
-class Still:
-    """One picture behind every frame (a colour, an image file, a named background)."""
-
-    pixels: np.ndarray  # RGB uint8 H×W×3 at the output's size
-    transparent: bool = False
+    @property
+    def transparent(self) -> bool:
+        return self.background.transparent
 
     def behind(self, time: Fraction, image_rgb: np.ndarray,
                alpha: np.ndarray) -> np.ndarray | None:
-        return self.pixels
+        return self.background.behind(image_rgb, alpha)
 
 
-@dataclass
-class Blur:
-    """Each frame's own background, blurred (computed here, from the smoothed matte)."""
+class ServiceBackgrounds(Mapping[str, np.ndarray]):
+    """The matting service's named backgrounds as the grammar's library: the names are listed
+    once, and a background is fetched, drawn at width×height by the service, when it is used."""
 
-    transparent: bool = False
+    def __init__(self, client: MattingClient, width: int, height: int) -> None:
+        self.client, self.width, self.height = client, width, height
+        self._names: list[str] | None = None
 
-    def behind(self, time: Fraction, image_rgb: np.ndarray,
-               alpha: np.ndarray) -> np.ndarray | None:
-        return blurred_background(image_rgb, alpha)
+    def _listed(self) -> list[str]:
+        if self._names is None:
+            self._names = self.client.background_names()
+        return self._names
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._listed():
+            raise KeyError(name)
+        return self.client.background(name, self.width, self.height)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._listed())
+
+    def __len__(self) -> int:
+        return len(self._listed())
 
 
 class VideoBackdrop:
@@ -123,47 +130,15 @@ class VideoBackdrop:
         return self._covered
 
 
-def _blank_png(width: int, height: int, mode: str) -> bytes:
-    buffer = io.BytesIO()
-    Image.new(mode, (width, height), 0).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def named_background(client: MattingClient, name: str, width: int, height: int) -> np.ndarray:
-    """A background the matting service offers by name, as it renders it at width×height.
-
-    Asks the service itself, so the names and pictures are whatever it serves: a blank frame
-    with an all-background trimap (no segmentation, nobody found) and ``if_no_person=empty``
-    comes back as the background alone, covered and centre-cropped by the service.
-    """
-    answer = client.matte(_blank_png(width, height, "RGB"), background=name, output="composite",
-                          fmt="png", if_no_person="empty",
-                          trimap=_blank_png(width, height, "L"))
-    with Image.open(io.BytesIO(answer)) as image:
-        return np.asarray(image.convert("RGB"))
-
-
-def load_picture(path: Path) -> np.ndarray:
-    """An image file as RGB uint8 H×W×3, EXIF orientation applied."""
-    with Image.open(path) as image:
-        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
-
-
 def open_backdrop(spec: str, width: int, height: int, *, client: MattingClient,
                   end: str = "loop", foreground_rate: Fraction | None = None) -> Backdrop:
-    """The backdrop that ``spec`` names: ``transparent``, ``blur``, ``#rrggbb``, the path of a
-    video or an image, or the name of one of the service's backgrounds."""
-    if spec == "transparent":
-        return Transparent()
-    if spec == "blur":
-        return Blur()
-    if spec.startswith("#"):
-        return Still(solid(parse_colour(spec), height, width))
-    path = Path(spec)
-    if path.is_file():
-        if path.suffix.lower() in IMAGE_SUFFIXES:
-            return Still(cover(load_picture(path), height, width))
-        return VideoBackdrop(path, width, height, end=end, foreground_rate=foreground_rate)
-    if "/" in spec or "\\" in spec or "." in spec:
-        raise VideoError(f"background {spec!r}: no such file")
-    return Still(named_background(client, spec, width, height))
+    """The backdrop that ``spec`` names: the path of a video, or anything the core's background
+    grammar reads (names are the service's); ``VideoError`` when it names nothing usable."""
+    try:
+        path = file_named(spec)
+        if path is not None and path.suffix.lower() not in IMAGE_SUFFIXES:
+            return VideoBackdrop(path, width, height, end=end, foreground_rate=foreground_rate)
+        return Timeless(parse_background(spec, ServiceBackgrounds(client, width, height),
+                                         files=True))
+    except ValueError as exc:
+        raise VideoError(str(exc)) from None

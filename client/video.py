@@ -37,7 +37,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from background_replacement.backgrounds import DEFAULT_BACKGROUND
+from background_replacement.compositing import composite, to_uint8
 from client.backdrops import BACKGROUND_ENDS, Backdrop, VideoBackdrop, open_backdrop
+from client.matting_client import DEFAULT_SERVER, MattingClient, MattingError
 from client.media import (
     Frame,
     VideoError,
@@ -49,9 +52,7 @@ from client.media import (
     probe,
     read_frames,
 )
-from client.remove_background import DEFAULT_SERVER, MattingClient, MattingError
 from client.temporal import AlphaStabilizer, TemporalStability
-from matting_api.compositing import composite, to_uint8
 
 DEFAULT_IN_FLIGHT = 4  # the matting service works on 4 requests at once by default
 JPEG_QUALITY = 95
@@ -181,69 +182,72 @@ def replace_background(foreground: str | Path, output: str | Path, *,
     """
     began = clock.perf_counter()
     foreground, output = Path(foreground), Path(output)
+    _check_arguments(foreground, output, background_end, in_flight)
+    info, fmt = probe(foreground), output_format(output)
+    stop = threading.Event()  # set when the job fails or is interrupted: no retry waits then
+    client = dataclasses.replace(client or MattingClient(server), stop=stop)
+    spec = background or ("transparent" if fmt.alpha_pix_fmt else DEFAULT_BACKGROUND)
+    backdrop = open_backdrop(spec, info.width, info.height, client=client, end=background_end,
+                             foreground_rate=info.rate)
+    part = _choose_part(info, backdrop, background_end, start, duration, max_frames)
+    copy_audio = audio_is_copied(fmt, info.audio_codec, whole=not part.trimmed)
+    writer = VideoWriter(output, width=info.width, height=info.height, rate=info.rate,
+                         transparent=backdrop.transparent,
+                         audio_source=foreground if info.audio_codec else None,
+                         copy_audio=copy_audio)  # cleans up after itself if it fails
+    job = _Job(writer, backdrop, AlphaStabilizer(stability) if stability else None, on_frame,
+               info.rate, part.trimmed)
+    bar = _progress_bar(progress, expected_frames(info, part.start, part.duration, max_frames),
+                        output.name)
+    try:
+        _matte_in_order(job, foreground, part, client, params, in_flight, bar)
+        if writer.frames == 0:
+            raise VideoError(f"{foreground} has no frames in the chosen part")
+        # Cut the audio where the picture ends when only a part was taken; otherwise keep all.
+        writer.close(end=Fraction(job.last_pts + 1) / info.rate if part.trimmed else None)
+    except BaseException:
+        stop.set()
+        writer.discard()
+        raise
+    finally:
+        bar.close()
+    audio = "none" if writer.audio is None else f"copied ({info.audio_codec})" if copy_audio \
+        else f"encoded ({info.audio_codec} → {writer.audio.codec})"
+    return VideoResult(output, writer.frames, info.width, info.height, info.rate,
+                       backdrop.transparent, audio, clock.perf_counter() - began)
+
+
+def _check_arguments(foreground: Path, output: Path, background_end: str,
+                     in_flight: int) -> None:
+    """Refuse what cannot work before anything is opened."""
     if background_end not in BACKGROUND_ENDS:
         raise ValueError(f"background_end must be one of {', '.join(BACKGROUND_ENDS)}")
     if in_flight < 1:
         raise ValueError("in_flight must be at least 1")
     if output.resolve() == foreground.resolve():
         raise VideoError(f"{output} is the foreground itself; write the result elsewhere")
-    info = probe(foreground)
-    fmt = output_format(output)
-    stop = threading.Event()  # set when the job fails or is interrupted: no retry waits then
-    client = dataclasses.replace(client or MattingClient(server), stop=stop)
-    spec = background or ("transparent" if fmt.alpha_pix_fmt else "green")
-    backdrop = open_backdrop(spec, info.width, info.height, client=client, end=background_end,
-                             foreground_rate=info.rate)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """The part of the foreground to process (seconds from its first frame), and whether the
+    output may stop before the foreground's end (then the audio is cut to the picture)."""
+
+    start: Fraction | None
+    duration: Fraction | None
+    end: Fraction | None
+    max_frames: int | None
+    trimmed: bool
+
+
+def _choose_part(info: VideoInfo, backdrop: Backdrop, background_end: str,
+                 start: float | str | Fraction | None, duration: float | str | Fraction | None,
+                 max_frames: int | None) -> _Part:
     start_s, duration_s = seconds(start), seconds(duration)
     end_s = None if duration_s is None else (start_s or 0) + duration_s
     trimmed = bool(start_s or duration_s is not None or max_frames is not None
                    or _background_may_end_first(backdrop, background_end, info))
-    copy_audio = audio_is_copied(fmt, info.audio_codec, whole=not trimmed)
-    writer = VideoWriter(output, width=info.width, height=info.height, rate=info.rate,
-                         transparent=backdrop.transparent,
-                         audio_source=foreground if info.audio_codec else None,
-                         copy_audio=copy_audio)  # cleans up after itself if it fails
-    job = _Job(writer, backdrop, AlphaStabilizer(stability) if stability else None, on_frame,
-               info.rate)
-    decoder = read_frames(foreground, start=start_s, end=end_s)  # opens on the first frame
-    frames: Iterator[Frame] = decoder if max_frames is None else islice(decoder, max_frames)
-    pool = ThreadPoolExecutor(in_flight, thread_name_prefix="matte")
-    bar = _progress_bar(progress, expected_frames(info, start_s, duration_s, max_frames),
-                        output.name)
-    try:
-        pending: deque[tuple[Frame, int, Future[Matted]]] = deque()
-        origin: Fraction | None = None
-        pts: int | None = None
-        for frame in frames:
-            if origin is None:
-                origin = frame.time
-                if writer.audio is not None:
-                    if not trimmed:  # keep the audio's own offset from the picture
-                        origin = min(origin, writer.audio.start_time)
-                    writer.audio.begin(origin)
-            pts = output_pts(frame.time, origin, info.rate, pts)
-            pending.append((frame, pts, pool.submit(matte_frame, client, frame.rgb, params)))
-            if len(pending) >= in_flight and not job.finish(*pending.popleft(), bar):
-                pending.clear()  # the backdrop has ended: so does the output
-                break
-        while pending and job.finish(*pending.popleft(), bar):
-            pass
-        if writer.frames == 0:
-            raise VideoError(f"{foreground} has no frames in the chosen part")
-        # Cut the audio where the picture ends when only a part was taken; otherwise keep all.
-        writer.close(end=Fraction(job.last_pts + 1) / info.rate if trimmed else None)
-    except BaseException:
-        stop.set()
-        writer.discard()
-        raise
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-        decoder.close()
-        bar.close()
-    audio = "none" if writer.audio is None else f"copied ({info.audio_codec})" if copy_audio \
-        else f"encoded ({info.audio_codec} → {writer.audio.codec})"
-    return VideoResult(output, writer.frames, info.width, info.height, info.rate,
-                       backdrop.transparent, audio, clock.perf_counter() - began)
+    return _Part(start_s, duration_s, end_s, max_frames, trimmed)
 
 
 def _background_may_end_first(backdrop: Backdrop, background_end: str,
@@ -256,15 +260,54 @@ def _background_may_end_first(backdrop: Backdrop, background_end: str,
         backdrop.duration < info.duration
 
 
+def _matte_in_order(job: _Job, foreground: Path, part: _Part, client: MattingClient,
+                    params: Mapping[str, str] | None, in_flight: int, bar: tqdm) -> None:
+    """Decode the part's frames and send them to the service, ``in_flight`` at once from a
+    thread pool; finish them (``job``) in the input's order, until the frames or the backdrop
+    end."""
+    decoder = read_frames(foreground, start=part.start, end=part.end)  # opens on the 1st frame
+    frames: Iterator[Frame] = decoder if part.max_frames is None else \
+        islice(decoder, part.max_frames)
+    pool = ThreadPoolExecutor(in_flight, thread_name_prefix="matte")
+    try:
+        pending: deque[tuple[Frame, int, Future[Matted]]] = deque()
+        for frame in frames:
+            pts = job.timestamp(frame)
+            pending.append((frame, pts, pool.submit(matte_frame, client, frame.rgb, params)))
+            if len(pending) >= in_flight and not job.finish(*pending.popleft(), bar):
+                return  # the backdrop has ended: so does the output
+        while pending and job.finish(*pending.popleft(), bar):
+            pass
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        decoder.close()
+
+
 class _Job:
-    """The in-order half of the pipeline: stabilise, composite, encode, report."""
+    """The in-order half of the pipeline: time, stabilise, composite, encode, report."""
 
     def __init__(self, writer: VideoWriter, backdrop: Backdrop,
                  stabilizer: AlphaStabilizer | None,
-                 on_frame: Callable[[FrameResult], None] | None, rate: Fraction) -> None:
+                 on_frame: Callable[[FrameResult], None] | None, rate: Fraction,
+                 trimmed: bool) -> None:
         self.writer, self.backdrop, self.stabilizer = writer, backdrop, stabilizer
-        self.on_frame, self.rate = on_frame, rate
-        self.last_pts = -1
+        self.on_frame, self.rate, self.trimmed = on_frame, rate, trimmed
+        self.origin: Fraction | None = None  # the first frame's time: output time 0
+        self.pts: int | None = None  # the last frame read's output timestamp
+        self.last_pts = -1  # the last frame written's
+
+    def timestamp(self, frame: Frame) -> int:
+        """The output timestamp of the next frame read, in frames. The first one sets the
+        origin, and starts the audio there (or at the audio's own start, if earlier, when the
+        whole video is processed, to keep their offset)."""
+        if self.origin is None:
+            self.origin = frame.time
+            if self.writer.audio is not None:
+                if not self.trimmed:
+                    self.origin = min(self.origin, self.writer.audio.start_time)
+                self.writer.audio.begin(self.origin)
+        self.pts = output_pts(frame.time, self.origin, self.rate, self.pts)
+        return self.pts
 
     def finish(self, frame: Frame, pts: int, future: Future[Matted], bar: tqdm) -> bool:
         """Write one frame; False when the backdrop has ended and the output stops here."""
@@ -310,8 +353,9 @@ def preview_frames(path: str | Path, count: int = 3) -> list[np.ndarray]:
     return chosen
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m client.video",
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command's arguments, checked."""
+    parser = argparse.ArgumentParser(prog="remove-background-video",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("foreground", type=Path, help="the video of people")
     parser.add_argument("output", type=Path,
@@ -336,6 +380,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--in-flight must be at least 1")
     if not args.foreground.is_file():
         parser.error(f"{args.foreground} does not exist")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
     try:
         result = replace_background(
             args.foreground, args.output, background=args.background, server=args.server,

@@ -1,4 +1,4 @@
-"""HTTP shell of the matting service: parse, call the pipeline, encode."""
+"""HTTP shell of the matting service over the core: parse, call the pipeline, encode."""
 
 from __future__ import annotations
 
@@ -10,15 +10,25 @@ from typing import Any
 import numpy as np
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from matting_api.backgrounds import load_library, parse_background
-from matting_api.matters import Matter, load_matter
+from background_replacement.backgrounds import Picture, load_library, parse_background
+from background_replacement.compositing import cover
+from background_replacement.device import configure_threads
+from background_replacement.matters import Matter, load_matter
+from background_replacement.pipeline import (
+    NO_PERSON_CHOICES,
+    OUTPUTS,
+    is_transparent,
+    warm_up,
+)
+from background_replacement.settings import Settings
+from background_replacement.timing import StageTimer
+from background_replacement.trimap import as_trimap
 from matting_api.openapi import openapi_document
-from matting_api.pipeline import NO_PERSON_CHOICES, OUTPUTS, MatteJob, run_matting
+from matting_api.pipeline import MatteJob, run_matting
 from matting_api.segmentation_client import SegmentationClient
 from matting_api.web import bp as web_bp
-from service_common.device import configure_threads
 from service_common.errors import ApiError
-from service_common.http import StageTimer, add_common_routes, configure_app, read_upload
+from service_common.http import add_common_routes, configure_app, read_upload
 from service_common.images import (
     ENCODE_FORMATS,
     check_encodable,
@@ -27,8 +37,7 @@ from service_common.images import (
     mimetype,
 )
 from service_common.memory import limit_malloc_arenas
-from service_common.params import TrimapParams
-from service_common.settings import Settings
+from service_common.params import form_number, trimap_params
 
 log = logging.getLogger(__name__)
 bp = Blueprint("matting", __name__)
@@ -57,28 +66,27 @@ def _uploaded_trimap(shape: tuple[int, int]) -> np.ndarray | None:
     if trimap.shape != shape:
         raise ApiError(400, "bad_trimap", f"The trimap is {trimap.shape[1]}×{trimap.shape[0]}; "
                        f"the image is {shape[1]}×{shape[0]}.")
-    # 0 background, 255 foreground, anything between unknown.
-    return np.where((trimap == 0) | (trimap == 255), trimap, 128).astype(np.uint8)
+    return as_trimap(trimap)
 
 
 def _parse_job() -> tuple[MatteJob, str]:
     output = _choice("output", OUTPUTS, "composite")
     fmt = _choice("format", tuple(ENCODE_FORMATS), "png")
     if_no_person = _choice("if_no_person", NO_PERSON_CHOICES, "error")
-    params = TrimapParams.from_form(request.form)
+    params = trimap_params(request.form)
     image_bytes = read_upload("image")
     image = _decode(image_bytes, "image")
     check_encodable(*image.rgb.shape[:2], fmt)
     background_upload = request.files.get("background")
-    uploaded_rgb = _decode(background_upload.read(), "background").rgb if background_upload \
-        else None
-    try:
-        background = parse_background(request.form.get("background"), uploaded_rgb,
-                                      current_app.extensions["backgrounds"])
-    except ValueError as exc:
-        raise ApiError(400, "bad_background", str(exc)) from None
-    transparent = output == "cutout" or (output == "composite" and background.transparent)
-    if transparent and fmt == "jpeg":
+    if background_upload:
+        background = Picture(_decode(background_upload.read(), "background").rgb, "upload")
+    else:
+        try:
+            background = parse_background(request.form.get("background"),
+                                          current_app.extensions["backgrounds"])
+        except ValueError as exc:
+            raise ApiError(400, "bad_background", str(exc)) from None
+    if is_transparent(output, background) and fmt == "jpeg":
         raise ApiError(400, "bad_parameter", "A transparent result needs format png or webp; "
                        "JPEG has no alpha channel.")
     job = MatteJob(image_bytes=image_bytes, image=image, background=background,
@@ -113,6 +121,32 @@ def backgrounds() -> Response:
                                 for name, image in library.items()])
 
 
+def _size(args: Mapping[str, str], max_pixels: int) -> tuple[int, int]:
+    """``height``, ``width`` from query arguments; both required, at most ``max_pixels``."""
+    for name in ("width", "height"):
+        if not args.get(name):
+            raise ApiError(400, "bad_parameter", "Give both 'width' and 'height', or neither.")
+    width, height = (int(form_number(args, name, 1, 1, max_pixels, integer=True))
+                     for name in ("width", "height"))
+    if width * height > max_pixels:
+        raise ApiError(413, "too_many_pixels", f"{width}×{height} is more than the "
+                       f"{max_pixels} pixels this service draws.")
+    return height, width
+
+
+@bp.get("/backgrounds/<name>")
+def background(name: str) -> Response:
+    """The named background as a PNG, scaled to cover ``width``×``height`` and centre-cropped
+    when both are given (as ``/matte`` draws it behind a photo of that size), else as it is."""
+    image = current_app.extensions["backgrounds"].get(name)
+    if image is None:
+        raise ApiError(404, "unknown_background", f"There is no background named {name[:60]!r}.")
+    if "width" in request.args or "height" in request.args:
+        height, width = _size(request.args, current_app.extensions["settings"].max_image_pixels)
+        image = cover(image, height, width)
+    return Response(encode_image(image, "png"), mimetype="image/png")
+
+
 @bp.get("/readyz")
 def readyz() -> Response:
     """Models loaded and the segmentation service reachable."""
@@ -134,11 +168,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     configure_app(app, settings, uploads=3)
     matter = load_matter(settings)
     threads = configure_threads(settings.threads)
-    warm_image = np.zeros((32, 32, 3), np.uint8)
-    warm_trimap = np.zeros((32, 32), np.uint8)
-    warm_trimap[8:24, 8:24] = 128
-    warm_trimap[12:20, 12:20] = 255
-    matter.matte(warm_image, warm_trimap)  # compiles and allocates before the first request
+    warm_up(matter=matter)
     app.extensions["matter"] = matter
     app.extensions["backgrounds"] = load_library(Path(settings.backgrounds_dir))
     app.extensions["segmentation"] = SegmentationClient(

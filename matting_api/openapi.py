@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from matting_api.pipeline import NO_PERSON_CHOICES, OUTPUTS
+from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
 from service_common.images import ENCODE_FORMATS
 from service_common.openapi import (
     BINARY_FILE,
@@ -15,6 +15,20 @@ from service_common.openapi import (
     multipart_body,
     trimap_parameter_properties,
 )
+
+
+def _named_background() -> dict[str, Any]:
+    """GET /backgrounds/{name}."""
+    return {"get": {
+        "summary": "A named background, scaled to cover width×height and centre-cropped when "
+                   "both are given (as /matte draws it), else at its own size.",
+        "parameters": [
+            {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+            *({"name": side, "in": "query", "required": False,
+               "schema": {"type": "integer", "minimum": 1}} for side in ("width", "height"))],
+        "responses": {"200": {"description": "The background.",
+                              "content": {"image/png": {"schema": BINARY_FILE}}},
+                      **error_responses(400, 404, 413)}}}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -50,6 +64,7 @@ def openapi_document() -> dict[str, Any]:
     return document("Matting service", "Alpha matting and compositing over a new background.", {
         "/matte": matte,
         "/backgrounds": json_get("The named backgrounds, the default first.", backgrounds),
+        "/backgrounds/{name}": _named_background(),
         "/healthz": json_get("The process is alive.", HEALTH),
         "/readyz": json_get("Models loaded and the segmentation service reachable.", HEALTH,
                             503),

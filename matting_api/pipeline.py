@@ -1,4 +1,5 @@
-"""One request's work: trimap (uploaded or from the segmentation service) → matte → output."""
+"""One request's work: the trimap (uploaded, or over HTTP from the segmentation service), then
+the core's matting and rendering."""
 
 from __future__ import annotations
 
@@ -6,17 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matting_api.backgrounds import Background
-from matting_api.compositing import composite, cutout, to_uint8
-from matting_api.matters import Matte, Matter
+from background_replacement.backgrounds import Background
+from background_replacement.matters import Matter
+from background_replacement.pipeline import NoPersonFound, matte_and_render, people_in_trimap
+from background_replacement.timing import StageTimer
+from background_replacement.trimap import TrimapParams
 from matting_api.segmentation_client import SegmentationClient
 from service_common.errors import ApiError
-from service_common.http import StageTimer
 from service_common.images import DecodedImage
-from service_common.params import TrimapParams
-
-OUTPUTS = ("composite", "cutout", "alpha", "foreground", "trimap")
-NO_PERSON_CHOICES = ("error", "original", "empty")
 
 
 @dataclass(frozen=True)
@@ -44,8 +42,7 @@ def _trimap(job: MatteJob, segmentation: SegmentationClient, timer: StageTimer,
             info: dict[str, str]) -> tuple[np.ndarray, int]:
     if job.trimap is not None:
         info["X-Segmenter"] = "uploaded-trimap"
-        people = int(np.any(job.trimap == 255))
-        return job.trimap, people
+        return job.trimap, people_in_trimap(job.trimap)
     with timer.stage("segmentation"):
         remote = segmentation.trimap(job.image_bytes, job.params)
     info["X-Segmenter"] = remote.segmenter
@@ -57,41 +54,18 @@ def _trimap(job: MatteJob, segmentation: SegmentationClient, timer: StageTimer,
     return remote.trimap, remote.people
 
 
-def _render(job: MatteJob, matte: Matte, trimap: np.ndarray) -> np.ndarray:
-    if job.output == "trimap":
-        return trimap
-    if job.output == "alpha":
-        return to_uint8(matte.alpha)
-    if job.output == "foreground":
-        return to_uint8(matte.foreground)
-    if job.output == "cutout" or job.background.transparent:
-        return cutout(matte.foreground, matte.alpha)
-    background = job.background.render(job.image.rgb, matte.alpha)
-    return composite(matte.foreground, matte.alpha, background)
-
-
 def run_matting(job: MatteJob, matter: Matter, segmentation: SegmentationClient,
                 timer: StageTimer) -> MatteResult:
     """Trimap, matte and the requested output for one validated request."""
     info = {"X-Matter": matter.name}
     trimap, people = _trimap(job, segmentation, timer, info)
     info["X-People-Count"] = str(people)
-    rgb = job.image.rgb
-    if people == 0 and job.if_no_person == "error":
-        raise ApiError(422, "no_person", "No person was found in the image. Send "
-                       "if_no_person=original to get the photo back unchanged, or "
-                       "if_no_person=empty to get the background alone.")
-    if people == 0 and job.if_no_person == "original":
+    try:
+        rendered = matte_and_render(matter, job.image, trimap, people, background=job.background,
+                                    output=job.output, if_no_person=job.if_no_person,
+                                    timer=timer)
+    except NoPersonFound as exc:
+        raise ApiError(422, "no_person", str(exc)) from None
+    if rendered.unchanged:
         info["X-No-Person"] = "original"
-        return MatteResult(rgb if job.image.alpha is None else
-                           np.dstack([rgb, to_uint8(job.image.alpha)]), info)
-    with timer.stage("matting"):
-        if people == 0:
-            matte = Matte(np.zeros(trimap.shape, np.float32), rgb.astype(np.float32) / 255.0)
-        else:
-            matte = matter.matte(rgb, trimap)
-        if job.image.alpha is not None:  # what the upload made transparent stays transparent
-            matte = Matte(matte.alpha * job.image.alpha, matte.foreground)
-    with timer.stage("compositing"):
-        pixels = _render(job, matte, trimap)
-    return MatteResult(pixels, info)
+    return MatteResult(rendered.pixels, info)

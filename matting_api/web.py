@@ -13,7 +13,7 @@ import numpy as np
 from flask import Blueprint, Response, current_app
 from flask.blueprints import BlueprintSetupState
 
-from matting_api.compositing import cover
+from background_replacement.compositing import cover
 from service_common.errors import ApiError
 from service_common.images import encode_image
 

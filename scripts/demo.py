@@ -8,8 +8,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from client.remove_background import MattingClient, MattingError, process_file
-from service_common.launcher import ROOT, Service
+from client.matting_client import MattingClient, MattingError
+from client.photos import process_file
+from testing.launcher import ROOT, Service
 
 SEGMENTATION_PORT, MATTING_PORT = 3000, 5000
 

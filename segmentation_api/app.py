@@ -1,4 +1,4 @@
-"""HTTP shell of the segmentation service: parse, call the pipeline, encode."""
+"""HTTP shell of the segmentation service over the core: parse, call the pipeline, encode."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ from typing import Any
 import numpy as np
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
+from background_replacement.device import configure_threads
+from background_replacement.pipeline import TrimapResult, segment_to_trimap, warm_up
+from background_replacement.segmenters import PersonSegmenter, load_segmenter
+from background_replacement.settings import Settings
+from background_replacement.timing import StageTimer
 from segmentation_api.openapi import openapi_document
-from segmentation_api.pipeline import TrimapResult, segment_to_trimap
-from segmentation_api.segmenters import PersonSegmenter, load_segmenter
-from service_common.device import configure_threads
 from service_common.errors import ApiError
-from service_common.http import StageTimer, add_common_routes, configure_app, read_upload
+from service_common.http import add_common_routes, configure_app, read_upload
 from service_common.images import decode_image, encode_image
 from service_common.memory import limit_malloc_arenas
-from service_common.params import TrimapParams, form_flag
-from service_common.settings import Settings
+from service_common.params import form_flag, trimap_params
 
 log = logging.getLogger(__name__)
 bp = Blueprint("segmentation", __name__)
@@ -32,7 +33,7 @@ def _segmenter() -> PersonSegmenter:
 def _run(timer: StageTimer) -> TrimapResult:
     settings: Settings = current_app.extensions["settings"]
     data = read_upload("image")
-    params = TrimapParams.from_form(request.form)
+    params = trimap_params(request.form)
     allow_empty = form_flag(request.form, "allow_empty")
     with timer.stage("decode"):
         image = decode_image(data, max_bytes=settings.max_upload_bytes,
@@ -90,7 +91,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     configure_app(app, settings)
     segmenter = load_segmenter(settings)
     threads = configure_threads(settings.threads)
-    segmenter.segment(np.zeros((64, 64, 3), np.uint8), score_threshold=1.0)  # warm-up
+    warm_up(segmenter=segmenter)
     app.extensions["segmenter"] = segmenter
     app.register_blueprint(bp)
     log.info("segmentation service ready with segmenter %s, %d threads", segmenter.name,

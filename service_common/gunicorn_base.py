@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from service_common.settings import Settings
+from background_replacement.settings import Settings
 
 
 def gunicorn_settings(default_port: int, timeout: int) -> dict[str, object]:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from flask import Blueprint, Flask, g, jsonify, request
 
+from background_replacement.settings import Settings
 from service_common.api_keys import load_keys, require_api_keys
 from service_common.errors import ApiError, error_response, register_error_handlers
 from service_common.memory import release_free_memory
-from service_common.settings import Settings
 
 # Room for the form fields beside the largest accepted upload(s).
 _MULTIPART_SLACK = 1024 * 1024
@@ -103,41 +101,3 @@ def read_upload(name: str, *, required: bool = True) -> bytes | None:
                            "headers are not valid UTF-8 is skipped).")
         return None
     return upload.read()
-
-
-def parse_server_timing(header: str) -> dict[str, float]:
-    """A ``Server-Timing`` header → {stage: seconds}; entries without a duration are skipped."""
-    stages = {}
-    for entry in header.split(","):
-        name, _, duration = entry.strip().partition(";dur=")
-        try:
-            stages[name] = float(duration) / 1000.0
-        except ValueError:
-            continue
-    return stages
-
-
-class StageTimer:
-    """Collects per-stage durations for the ``Server-Timing`` header."""
-
-    def __init__(self) -> None:
-        self.stages: dict[str, float] = {}
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        """Time the body of a ``with`` block as stage ``name``."""
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - start
-
-    def add_remote(self, header: str, prefix: str) -> None:
-        """Add the stages of another service's ``Server-Timing`` header under ``prefix``."""
-        for name, seconds in parse_server_timing(header).items():
-            self.stages[f"{prefix}{name}"] = seconds
-
-    def header(self) -> str:
-        """The ``Server-Timing`` header value, durations in milliseconds."""
-        return ", ".join(f"{name};dur={seconds * 1000:.1f}"
-                         for name, seconds in self.stages.items())

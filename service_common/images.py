@@ -14,10 +14,10 @@ Native limits on the request path, found by running every stage on extreme shape
   process above it; torchvision's detection transform makes a side of 0 pixels when the long side
   is more than max_size/min_size times the short one. Segmenters therefore only ever see a copy
   at most ``SEGMENT_MAX_SIDE`` a side, padded to at most ``SEGMENT_MAX_ASPECT`` : 1
-  (segmentation_api.pipeline), and the probability comes back at the input's size.
+  (background_replacement.pipeline), and the probability comes back at the input's size.
 - Closed-form matting's 3×3 windows make its system singular on a side under 3 pixels: matters
-  work on a crop padded to ``MIN_SOLVE_SIDE`` (matting_api.matters.base). FBA pads its sides to
-  multiples of 8 itself, at any size.
+  work on a crop padded to ``MIN_SOLVE_SIDE`` (background_replacement.matters.base). FBA pads
+  its sides to multiples of 8 itself, at any size.
 - ``cover`` crops a background before scaling it (scaling first allocated the whole scaled
   picture: 40 GB for a 1×100000 photo).
 - OpenCV's morphology, resize, guided filter and Gaussian blur, and the PNG codec, met no limit
@@ -32,8 +32,9 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
+from background_replacement.images import Photo, photo_from_pil
 from service_common.errors import ApiError
 
 # Pillow's own bomb guard would fire on our pixel limit's multiples; we check the header ourselves.
@@ -50,39 +51,10 @@ FORMAT_MAX_SIDE = {"png": MAX_IMAGE_SIDE, "jpeg": 65535, "webp": 16383}
 
 
 @dataclass(frozen=True)
-class DecodedImage:
-    """An uploaded image: ``rgb`` uint8 H×W×3 and, if the upload had one, ``alpha`` float32 H×W."""
+class DecodedImage(Photo):
+    """An uploaded image: a ``Photo`` and the ``format`` it came in."""
 
-    rgb: np.ndarray
-    alpha: np.ndarray | None
-    format: str
-
-
-def _to_uint8(array: np.ndarray) -> np.ndarray:
-    """Scale a 16- or 32-bit integer or float single-channel array to uint8."""
-    if array.dtype == np.uint8:
-        return array
-    if np.issubdtype(array.dtype, np.floating):
-        peak = 1.0 if array.size and float(np.nanmax(array)) <= 1.0 else 255.0
-        return np.clip(np.nan_to_num(array) * (255.0 / peak), 0, 255).round().astype(np.uint8)
-    # Integer modes ("I;16", "I") hold 16-bit samples.
-    return np.clip(array.astype(np.int64) >> 8, 0, 255).astype(np.uint8)
-
-
-def _pixels(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """Convert any Pillow mode to (RGB uint8, alpha float32 or None)."""
-    mode = image.mode
-    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        gray = _to_uint8(np.asarray(image))
-        return np.repeat(gray[:, :, None], 3, axis=2), None
-    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
-        mode == "P" and "transparency" in image.info
-    ) or (mode in ("L", "RGB") and "transparency" in image.info)
-    if has_alpha:
-        rgba = np.asarray(image.convert("RGBA"))
-        alpha = rgba[:, :, 3].astype(np.float32) / 255.0
-        return np.ascontiguousarray(rgba[:, :, :3]), alpha
-    return np.asarray(image.convert("RGB")), None
+    format: str = "unknown"
 
 
 def decode_image(data: bytes, *, max_bytes: int, max_pixels: int,
@@ -123,14 +95,11 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int,
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            image.seek(0)  # An animated image is read as its first frame.
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            rgb, alpha = _pixels(image)
+            photo = photo_from_pil(image)
     except Exception as exc:
         raise ApiError(400, "corrupt_image",
                        f"The '{field}' image is truncated or corrupt: {exc}.") from None
-    return DecodedImage(rgb=np.ascontiguousarray(rgb), alpha=alpha, format=source_format)
+    return DecodedImage(rgb=photo.rgb, alpha=photo.alpha, format=source_format)
 
 
 def check_encodable(height: int, width: int, fmt: str) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from background_replacement.trimap import TRIMAP_PARAMETERS
 from service_common.images import FORMAT_MAX_SIDE, MAX_IMAGE_SIDE
-from service_common.params import TRIMAP_PARAMETERS
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -17,7 +17,7 @@ ERROR_SCHEMA = {
 ERROR_MEANINGS = {
     400: "A parameter is missing, malformed or out of range, or the image is corrupt.",
     403: "API keys are configured and the X-Api-Key header holds none of them.",
-    404: "No such path.",
+    404: "No such path, or nothing of that name.",
     405: "Method not allowed on this path.",
     413: f"The upload is too large: bytes, pixels or a side over {MAX_IMAGE_SIDE} (read from "
          "the image header).",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from service_common.launcher import ROOT, Service
+from testing.launcher import ROOT, Service
 
 pytest_plugins = ["tests.process_guard"]
 

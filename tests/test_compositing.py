@@ -1,17 +1,14 @@
-"""Compositing and background parsing: pure functions."""
+"""Compositing: pure functions."""
 
 import cv2
 import numpy as np
 import pytest
 
-from matting_api.backgrounds import parse_background
-from matting_api.compositing import (
+from background_replacement.compositing import (
     blurred_background,
     composite,
     cover,
     cutout,
-    parse_colour,
-    solid,
 )
 
 RNG = np.random.default_rng(7)
@@ -94,24 +91,3 @@ def test_blur_does_not_bleed_the_person_into_the_background():
     blurred = blurred_background(image, alpha)
     assert blurred[10, 10, 0] < 5 and blurred[10, 10, 2] > 250
     assert blurred[18, 40, 0] < 5  # right beside the person: still background colour
-
-
-def test_parse_colour():
-    assert parse_colour("#00b140") == (0, 177, 64)
-    assert parse_colour("#fff") == (255, 255, 255)
-    for bad in ("00b140", "#00b14", "#gggggg", "red", "#00b1400"):
-        with pytest.raises(ValueError):
-            parse_colour(bad)
-
-
-def test_parse_background_choices():
-    library = {"green": solid((0, 177, 64), 4, 4)}
-    assert parse_background(None, None, library).label == "green"
-    assert parse_background("#102030", None, library).colour == (16, 32, 48)
-    assert parse_background("transparent", None, library).transparent
-    assert parse_background("blur", None, library).kind == "blur"
-    upload = np.zeros((5, 5, 3), np.uint8)
-    assert parse_background("green", upload, library).label == "upload"
-    for bad in ("../green", "/etc/passwd", "nope", "GREEN/..", "#12"):
-        with pytest.raises(ValueError):
-            parse_background(bad, None, library)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from matting_api.fba import (
+from background_replacement.fba import (
     REDUCED_PRECISION_STAGES,
     STAGES,
     FBACheckpointError,
@@ -23,7 +23,7 @@ from matting_api.fba import (
     network_inputs,
     predict_fba,
 )
-from matting_api.fba.network import fba_fusion, standardise_weight
+from background_replacement.fba.network import fba_fusion, standardise_weight
 
 H, W = 45, 61  # deliberately not multiples of 8
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from matting_api.fba.inputs import (
+from background_replacement.fba.inputs import (
     DISTANCE_SIGMAS,
     IMAGENET_MEAN,
     IMAGENET_STD,

@@ -113,7 +113,7 @@ def matting_cases() -> list[Case]:
     cases = [Case(f"background {value!r}", 400, "bad_background", files=image,
                   data={"background": value})
              for value in ("../backgrounds/green", "../../etc/passwd", "/etc/passwd", "#12345",
-                           "#gggggg", "red", "rgb(1,2,3)", "nosuch")]
+                           "#gggggg", "reddish", "rgb(1,2,3)", "nosuch")]
     cases += [
         Case("unknown output", 400, "bad_parameter", files=image, data={"output": "hologram"}),
         Case("unknown format", 400, "bad_parameter", files=image, data={"format": "gif"}),

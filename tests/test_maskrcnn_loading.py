@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from models import MASKRCNN_COCO
-from segmentation_api.segmenters import SegmenterUnavailable, load_segmenter
-from segmentation_api.segmenters.maskrcnn import (
+from background_replacement.segmenters import SegmenterUnavailable, load_segmenter
+from background_replacement.segmenters.maskrcnn import (
     COCO_CATEGORIES,
     PERSON_LABEL,
     MaskRCNNSegmenter,
     build_maskrcnn,
     load_maskrcnn,
 )
-from service_common.settings import Settings
+from background_replacement.settings import Settings
+from models import MASKRCNN_COCO
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +85,7 @@ def test_auto_falls_back_to_the_embedded_model_and_says_so(tmp_path, caplog):
                               "maskrcnn_weights": str(tmp_path / "absent.pth")})
     segmenter = load_segmenter(settings)
     assert segmenter.name == "selfie"
-    assert "Mask R-CNN unavailable" in caplog.text and "selfie" in caplog.text
+    assert "maskrcnn unavailable" in caplog.text and "trying selfie" in caplog.text
 
 
 def test_people_only_path_equals_torchvisions_forward(random_weights):

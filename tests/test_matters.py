@@ -6,12 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from matting_api.fba import FLOAT32, REDUCED_PRECISION_STAGES, STAGES, Precision, build_fba
-from matting_api.matters import MatterUnavailable, load_matter
-from matting_api.matters.base import region
-from matting_api.matters.closed_form import ClosedFormMatter
-from matting_api.matters.fba_matter import fba_precision
-from service_common.settings import Settings
+from background_replacement.fba import (
+    FLOAT32,
+    REDUCED_PRECISION_STAGES,
+    STAGES,
+    Precision,
+    build_fba,
+)
+from background_replacement.matters import MatterUnavailable, load_matter
+from background_replacement.matters.base import region
+from background_replacement.matters.closed_form import ClosedFormMatter
+from background_replacement.matters.fba_matter import fba_precision
+from background_replacement.settings import Settings
 
 
 def soft_edge_scene(height=60, width=80):
@@ -98,13 +104,13 @@ def test_auto_falls_back_to_closed_form_and_says_so(tmp_path, caplog):
     matter = load_matter(Settings.load({"matter": "auto",
                                         "fba_weights": str(tmp_path / "none.pth")}))
     assert matter.name == "closed-form"
-    assert "FBA unavailable" in caplog.text
+    assert "fba unavailable" in caplog.text
 
 
 @pytest.mark.slow
 def test_fba_over_its_pixel_limit_runs_smaller_and_answers_full_size(fba_weights):
-    from matting_api.fba import load_fba
-    from matting_api.matters.fba_matter import FBAMatter
+    from background_replacement.fba import load_fba
+    from background_replacement.matters.fba_matter import FBAMatter
 
     image, trimap, _ = soft_edge_scene(60, 80)
     matter = FBAMatter(load_fba(fba_weights), max_pixels=1200)
@@ -114,7 +120,7 @@ def test_fba_over_its_pixel_limit_runs_smaller_and_answers_full_size(fba_weights
 
 
 def test_solve_scale():
-    from matting_api.matters.base import solve_scale
+    from background_replacement.matters.base import solve_scale
 
     assert solve_scale(1000, 0) == 1.0 and solve_scale(1000, 2000) == 1.0
     assert solve_scale(40_000, 10_000) == pytest.approx(0.5)

@@ -9,7 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from service_common.launcher import ROOT
+from testing.launcher import ROOT
 
 INNER_TEST = """
 import subprocess

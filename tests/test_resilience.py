@@ -14,7 +14,7 @@ import pytest
 import requests
 from PIL import Image
 
-from matting_api.compositing import cover
+from background_replacement.compositing import cover
 from tests.conftest import shared_data
 from tests.hostile import encoded
 

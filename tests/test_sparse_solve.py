@@ -5,8 +5,8 @@ import pytest
 import scipy.sparse as sp
 from pymatting import cf_laplacian
 
-from matting_api.matters.closed_form import ClosedFormMatter
-from matting_api.matters.sparse_solve import cholmod_solve, solve_spd, superlu_solve
+from background_replacement.matters.closed_form import ClosedFormMatter
+from background_replacement.matters.sparse_solve import cholmod_solve, solve_spd, superlu_solve
 
 
 def matting_system(size: int = 40) -> tuple[sp.csr_matrix, np.ndarray]:

@@ -4,8 +4,8 @@ import cv2
 import torch
 from threadpoolctl import threadpool_info
 
-import matting_api.matters.sparse_solve  # noqa: F401  (loads cvxopt's BLAS, as the matter does)
-from service_common.device import configure_threads
+import background_replacement.matters.sparse_solve  # noqa: F401  (loads cvxopt's BLAS, as the matter does)
+from background_replacement.device import configure_threads
 
 
 def test_configure_threads_sets_torch_opencv_and_every_blas():

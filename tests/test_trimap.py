@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segmentation_api.trimap import BACKGROUND, FOREGROUND, UNKNOWN, make_trimap
+from background_replacement.trimap import BACKGROUND, FOREGROUND, UNKNOWN, make_trimap
 
 
 def soft_disc(size: int = 160, radius: float = 45.0, softness: float = 6.0) -> np.ndarray:

@@ -19,11 +19,11 @@ import pytest
 from nbclient import NotebookClient
 from PIL import Image
 
+from background_replacement.compositing import blurred_background, cover
+from client.matting_client import MattingClient, MattingError
 from client.media import read_frames
-from client.remove_background import MattingClient, MattingError
 from client.video import FrameResult, replace_background
-from matting_api.compositing import blurred_background, cover
-from service_common.launcher import ROOT
+from testing.launcher import ROOT
 from tests.conftest import shared_data
 
 pytestmark = pytest.mark.slow

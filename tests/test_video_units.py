@@ -13,6 +13,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
+from background_replacement.compositing import cover
 from client.backdrops import VideoBackdrop
 from client.media import (
     VideoError,
@@ -24,7 +25,6 @@ from client.media import (
     upright,
 )
 from client.temporal import AlphaStabilizer, TemporalStability
-from matting_api.compositing import cover
 from tests.conftest import shared_data
 
 

@@ -20,7 +20,7 @@ import pytest
 import requests
 from PIL import Image
 
-from service_common.launcher import ROOT
+from testing.launcher import ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,10 @@ from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
 from torchvision.models.detection.roi_heads import maskrcnn_inference
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from background_replacement.device import select_device
+from background_replacement.segmenters import SEGMENTERS
+from background_replacement.segmenters.base import PersonSegmentation, SegmenterUnavailable
 from models import MASKRCNN_COCO, candidate_paths
-from segmentation_api.segmenters.base import PersonSegmentation, SegmenterUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ def load_maskrcnn(path: Path, *, min_size: int = 800, max_size: int = 1333,
 class MaskRCNNSegmenter:
     """People from Mask R-CNN: the per-pixel maximum of every kept person's mask probability."""
 
-    name = "maskrcnn"
+    name = SEGMENTERS.name_of(__name__)
 
     def __init__(self, model: MaskRCNN, device: torch.device):
         if device.type == "cpu":
@@ -78,14 +80,15 @@ class MaskRCNNSegmenter:
         self.device = device
 
     @classmethod
-    def from_settings(cls, settings, device: torch.device) -> MaskRCNNSegmenter:
-        """Load the weights the settings point at; raises ``SegmenterUnavailable``."""
+    def from_settings(cls, settings) -> MaskRCNNSegmenter:
+        """Load the weights the settings point at onto their device; raises
+        ``SegmenterUnavailable``."""
         path = find_weights(settings.maskrcnn_weights)
         log.info("loading Mask R-CNN weights from %s", path)
         model = load_maskrcnn(path, min_size=settings.maskrcnn_min_size,
                               max_size=settings.maskrcnn_max_size,
                               proposals=settings.maskrcnn_proposals)
-        return cls(model, device)
+        return cls(model, select_device(settings.device))
 
     def _people(self, image: torch.Tensor, score_threshold: float) -> torch.Tensor:
         """Mask R-CNN's own stages, with the mask head run only on the people kept.

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, Self
 
 import cv2
 import numpy as np
 
-BACKGROUND, FOREGROUND = 0, 255
+from background_replacement.trimap import FOREGROUND, enforce_known
+
+if TYPE_CHECKING:
+    from background_replacement.settings import Settings
+
 # The smallest side a matter solves on: closed-form matting's 3×3 windows leave its system
 # singular below 3 pixels, and FBA works in multiples of 8.
 MIN_SOLVE_SIDE = 8
@@ -26,6 +30,12 @@ class Matter(Protocol):
     """Owns one model; keeps no per-request state."""
 
     name: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """Build the backend (device, precision, limits, weights) from the settings; raises
+        ``MatterUnavailable`` when it cannot load."""
+        ...
 
     def matte(self, image_rgb: np.ndarray, trimap: np.ndarray) -> Matte:
         """Alpha and foreground colours of an RGB uint8 H×W×3 image under a uint8 H×W trimap."""
@@ -75,8 +85,7 @@ def matte_in_region(image_rgb: np.ndarray, trimap: np.ndarray, box: tuple[slice,
         result.foreground[box] = inner.foreground
     alpha, foreground = result.alpha, result.foreground
     np.clip(alpha, 0.0, 1.0, out=alpha)
-    alpha[trimap == BACKGROUND] = 0.0
-    alpha[trimap == FOREGROUND] = 1.0
+    enforce_known(alpha, trimap)
     opaque = alpha >= 1.0
     foreground[opaque] = image_rgb[opaque].astype(np.float32) / 255.0
     return Matte(alpha, foreground)
@@ -121,14 +130,12 @@ def guided_upsample(alpha_small: np.ndarray, guide_rgb: np.ndarray, scale: float
 
 def matte_at_scale(image_rgb: np.ndarray, trimap: np.ndarray, scale: float, solve) -> Matte:
     """Run ``solve(image, trimap) -> Matte`` at ``scale`` of the size (1: as it is). Below 1,
-    alpha comes back with ``guided_upsample`` and the known regions enforced, and the
-    foreground colours, which vary slowly, bilinearly."""
+    alpha comes back with ``guided_upsample`` and the foreground colours, which vary slowly,
+    bilinearly; ``matte_in_region`` enforces the known regions on the result."""
     if scale == 1.0:
         return solve(image_rgb, trimap)
     small = solve(*shrink(image_rgb, trimap, scale))
     alpha = guided_upsample(small.alpha, image_rgb, scale)
-    alpha[trimap == BACKGROUND] = 0.0
-    alpha[trimap == FOREGROUND] = 1.0
     height, width = trimap.shape
     foreground = cv2.resize(small.foreground, (width, height), interpolation=cv2.INTER_LINEAR)
     return Matte(alpha, np.clip(foreground, 0.0, 1.0))

@@ -1,4 +1,5 @@
-"""Settings of both services: defaults, then environment variables, then a test mapping.
+"""Settings of the pipeline and both services: defaults, then environment variables, then a
+mapping (a test's, or the Python API caller's).
 
 The environment variable names are part of the project's interface (README lists them).
 """
@@ -9,19 +10,20 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from background_replacement.backgrounds import BACKGROUNDS_DIR
+from background_replacement.matters import MATTERS
+from background_replacement.segmenters import SEGMENTERS
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything a service reads from its environment, once, at start-up."""
+    """Everything the pipeline and the services read from the environment, once, at start-up."""
 
     segmentation_url: str = "http://127.0.0.1:3000"
-    segmenter: str = "auto"  # auto | maskrcnn | selfie
-    matter: str = "auto"  # auto | fba | closed-form
+    segmenter: str = "auto"  # auto, or a name from SEGMENTERS
+    matter: str = "auto"  # auto, or a name from MATTERS
     maskrcnn_weights: str = ""  # empty: models/ then the torch hub cache
     fba_weights: str = ""  # empty: models/FBA.pth
     device: str = "auto"  # auto | cpu | cuda
@@ -39,7 +41,7 @@ class Settings:
     queue_timeout: float = 5.0  # seconds a POST may wait for a free slot before that 503
     segmentation_connect_timeout: float = 3.0
     segmentation_read_timeout: float = 60.0
-    backgrounds_dir: str = str(PROJECT_ROOT / "backgrounds")
+    backgrounds_dir: str = str(BACKGROUNDS_DIR)  # the named backgrounds; default: shipped ones
     # API keys (service_common.api_keys): comma-separated, empty means none is needed; a file
     # with one key a line adds to them; the key the matting service sends to segmentation.
     api_keys: str = dataclasses.field(default="", repr=False)
@@ -64,8 +66,8 @@ class Settings:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the variable whose value cannot work."""
-        choices = {"segmenter": ("auto", "maskrcnn", "selfie"),
-                   "matter": ("auto", "fba", "closed-form"), "device": ("auto", "cpu", "cuda"),
+        choices = {"segmenter": SEGMENTERS.choices, "matter": MATTERS.choices,
+                   "device": ("auto", "cpu", "cuda"),
                    "precision": ("auto", "float32", "bfloat16", "float16")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

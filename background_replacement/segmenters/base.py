@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, Self
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from background_replacement.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,12 @@ class PersonSegmenter(Protocol):
     """Owns one model; keeps no per-request state; safe to call from several threads."""
 
     name: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """Build the backend (device, sizes, weights) from the settings; raises
+        ``SegmenterUnavailable`` when it cannot load."""
+        ...
 
     def segment(self, image_rgb: np.ndarray, *, score_threshold: float) -> PersonSegmentation:
         """Person probability of every pixel of an RGB uint8 H×W×3 image."""

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from matting_api.fba import (
+from background_replacement.device import select_autocast, select_device
+from background_replacement.fba import (
     FLOAT32,
     REDUCED_PRECISION_STAGES,
     STAGES,
@@ -18,8 +19,8 @@ from matting_api.fba import (
     load_fba,
     predict_fba,
 )
-from matting_api.matters.base import (
-    FOREGROUND,
+from background_replacement.matters import MATTERS
+from background_replacement.matters.base import (
     Matte,
     MatterUnavailable,
     check_inputs,
@@ -28,8 +29,8 @@ from matting_api.matters.base import (
     region,
     solve_scale,
 )
+from background_replacement.trimap import BACKGROUND, unknown_mask
 from models import FBA
-from service_common.device import select_autocast
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class FBAMatter:
     bounds the time of large photos, at some cost in the finest hair.
     """
 
-    name = "fba"
+    name = MATTERS.name_of(__name__)
 
     def __init__(self, model: FBANet, precision: Precision = FLOAT32, max_pixels: int = 0):
         self.precision = precision
@@ -75,7 +76,8 @@ class FBAMatter:
         self.model = model
 
     @classmethod
-    def from_settings(cls, settings, device: torch.device) -> FBAMatter:
+    def from_settings(cls, settings) -> FBAMatter:
+        device = select_device(settings.device)
         path = find_fba_weights(settings.fba_weights)
         log.info("loading FBA weights from %s", path)
         try:
@@ -96,7 +98,7 @@ class FBAMatter:
     def matte(self, image_rgb: np.ndarray, trimap: np.ndarray) -> Matte:
         """Alpha and foreground colours; known background outside the box is never computed."""
         check_inputs(image_rgb, trimap)
-        box = region(trimap != 0, CONTEXT_MARGIN)
-        if box is not None and not np.any((trimap[box] != 0) & (trimap[box] != FOREGROUND)):
+        box = region(trimap != BACKGROUND, CONTEXT_MARGIN)
+        if box is not None and not np.any(unknown_mask(trimap[box])):
             box = None  # nothing unknown: the trimap is the matte
         return matte_in_region(image_rgb, trimap, box, self._solve)

@@ -1,4 +1,4 @@
-"""Backgrounds and compositing (pure numpy and OpenCV).
+"""Drawing backgrounds and compositing (pure numpy and OpenCV).
 
 Conventions: images are RGB uint8 H×W×3; alpha is float32 H×W in [0, 1]; foreground colours are
 float32 H×W×3 in [0, 1].
@@ -6,22 +6,8 @@ float32 H×W×3 in [0, 1].
 
 from __future__ import annotations
 
-import re
-
 import cv2
 import numpy as np
-
-_HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
-
-
-def parse_colour(text: str) -> tuple[int, int, int]:
-    """``#rrggbb`` or ``#rgb`` → (r, g, b); raises ``ValueError`` for anything else."""
-    if not _HEX_COLOUR.match(text):
-        raise ValueError(f"{text!r} is not a colour of the form #rrggbb")
-    digits = text[1:]
-    if len(digits) == 3:
-        digits = "".join(2 * d for d in digits)
-    return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
 
 
 def solid(colour: tuple[int, int, int], height: int, width: int) -> np.ndarray:

@@ -16,9 +16,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-TRIMAP_BACKGROUND = 0
-TRIMAP_UNKNOWN = 128
-TRIMAP_FOREGROUND = 255
+from background_replacement.trimap import BACKGROUND, FOREGROUND, UNKNOWN
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -62,8 +60,8 @@ def two_channel_trimap(trimap_u8: np.ndarray) -> np.ndarray:
     """
     _check_trimap(trimap_u8)
     two_chan = np.zeros((*trimap_u8.shape, 2), dtype=np.float32)
-    two_chan[..., 0] = trimap_u8 == TRIMAP_BACKGROUND
-    two_chan[..., 1] = trimap_u8 == TRIMAP_FOREGROUND
+    two_chan[..., 0] = trimap_u8 == BACKGROUND
+    two_chan[..., 1] = trimap_u8 == FOREGROUND
     return two_chan
 
 
@@ -166,7 +164,7 @@ def pad_image_and_trimap(
             f"image is {image_rgb_u8.shape[:2]} but trimap is {trimap_u8.shape} (H, W)"
         )
     image = pad_to_multiple(image_rgb_u8, multiple, mode="reflect")
-    trimap = pad_to_multiple(trimap_u8, multiple, mode="constant", value=TRIMAP_UNKNOWN)
+    trimap = pad_to_multiple(trimap_u8, multiple, mode="constant", value=UNKNOWN)
     return image, trimap
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from background_replacement.trimap import FOREGROUND, enforce_known
+
 from .inputs import (
-    TRIMAP_BACKGROUND,
-    TRIMAP_FOREGROUND,
     crop_to,
     distance_channels,
     network_inputs,
@@ -132,9 +132,7 @@ def predict_fba(
 
     alpha = np.ascontiguousarray(output[..., 0], dtype=np.float32)
     foreground = np.ascontiguousarray(output[..., 1:4], dtype=np.float32)
-    known_bg = trimap_u8 == TRIMAP_BACKGROUND
-    known_fg = trimap_u8 == TRIMAP_FOREGROUND
-    alpha[known_bg] = 0.0
-    alpha[known_fg] = 1.0
+    enforce_known(alpha, trimap_u8)
+    known_fg = trimap_u8 == FOREGROUND
     foreground[known_fg] = image_rgb_u8[known_fg].astype(np.float32) / 255.0
     return alpha, foreground

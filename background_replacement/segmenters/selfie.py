@@ -7,7 +7,8 @@ import threading
 import cv2
 import numpy as np
 
-from segmentation_api.segmenters.base import PersonSegmentation, SegmenterUnavailable
+from background_replacement.segmenters import SEGMENTERS
+from background_replacement.segmenters.base import PersonSegmentation, SegmenterUnavailable
 
 # A region counts as a person when it covers at least this share of the picture.
 MIN_PERSON_AREA = 0.002
@@ -31,7 +32,7 @@ class SelfieSegmenter:
     """MediaPipe's legacy ``solutions.selfie_segmentation`` graph, built once, used under a lock
     (the graph keeps state between calls and is not thread-safe)."""
 
-    name = "selfie"
+    name = SEGMENTERS.name_of(__name__)
 
     def __init__(self, model_selection: int = 0):
         try:
@@ -42,7 +43,7 @@ class SelfieSegmenter:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings, device=None) -> SelfieSegmenter:
+    def from_settings(cls, settings) -> SelfieSegmenter:
         """The general (256×256) selfie model; MediaPipe chooses its own CPU threads."""
         return cls(model_selection=0)
 

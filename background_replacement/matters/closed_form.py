@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from matting_api.matters.base import (
-    BACKGROUND,
-    FOREGROUND,
+from background_replacement.matters import MATTERS
+from background_replacement.matters.base import (
     Matte,
     check_inputs,
     matte_at_scale,
@@ -14,7 +13,8 @@ from matting_api.matters.base import (
     region,
     solve_scale,
 )
-from matting_api.matters.sparse_solve import solve_spd
+from background_replacement.matters.sparse_solve import solve_spd
+from background_replacement.trimap import BACKGROUND, FOREGROUND
 
 # Known pixels beyond the unknown band that constrain the closed-form solution.
 CONTEXT_MARGIN = 16
@@ -31,7 +31,7 @@ class ClosedFormMatter:
     colours are then estimated at the solve's size and upsampled (they vary slowly).
     """
 
-    name = "closed-form"
+    name = MATTERS.name_of(__name__)
 
     def __init__(self, max_unknown: int = DEFAULT_MAX_UNKNOWN) -> None:
         from pymatting import cf_laplacian, estimate_foreground_ml
@@ -41,7 +41,7 @@ class ClosedFormMatter:
         self._estimate_foreground = estimate_foreground_ml
 
     @classmethod
-    def from_settings(cls, settings, device=None) -> ClosedFormMatter:
+    def from_settings(cls, settings) -> ClosedFormMatter:
         return cls(max_unknown=settings.closed_form_max_unknown)
 
     def _alpha(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:

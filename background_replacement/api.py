@@ -1,0 +1,108 @@
+"""The Python API: the whole pipeline in this process, no service needed.
+
+    from background_replacement import BackgroundReplacer
+    replacer = BackgroundReplacer()             # loads the models once (SEGMENTER, MATTER, …)
+    rgb = replacer.replace("photo.jpg", background="#2040ff")
+    rgba = replacer.replace(frame_rgb, output="cutout")
+
+or, for one call, ``background_replacement.replace(image, ...)``. It runs the same functions as
+the services: only the trimap comes from the segmenter here rather than over HTTP.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from background_replacement.backgrounds import Background, Picture, load_library, parse_background
+from background_replacement.images import ImageSource, load_photo
+from background_replacement.matters import Matter, load_matter
+from background_replacement.pipeline import (
+    NO_PERSON_CHOICES,
+    OUTPUTS,
+    matte_and_render,
+    segment_to_trimap,
+    warm_up,
+)
+from background_replacement.segmenters import PersonSegmenter, load_segmenter
+from background_replacement.settings import Settings
+from background_replacement.trimap import DEFAULT_PARAMS, TrimapParams
+
+BackgroundChoice = str | Path | bytes | Image.Image | np.ndarray | Background | None
+
+
+class BackgroundReplacer:
+    """Owns a segmenter, a matter and the named backgrounds, loaded once; keeps no per-call
+    state, so one replacer may serve several threads.
+
+    ``settings`` is a ``Settings`` or a mapping of its fields (``{"matter": "closed-form"}``);
+    what it leaves out comes from the environment variables the services read, then the
+    defaults. ``segmenter`` and ``matter`` replace the ones the settings would load.
+    """
+
+    def __init__(self, settings: Settings | Mapping[str, Any] | None = None, *,
+                 segmenter: PersonSegmenter | None = None, matter: Matter | None = None) -> None:
+        self.settings = settings if isinstance(settings, Settings) else Settings.load(settings)
+        self.segmenter = segmenter or load_segmenter(self.settings)
+        self.matter = matter or load_matter(self.settings)
+        self.backgrounds = load_library(Path(self.settings.backgrounds_dir))
+        warm_up(self.segmenter, self.matter)
+
+    def background(self, choice: BackgroundChoice) -> Background:
+        """The ``Background`` for a ``replace`` call's ``background``: the grammar's text (names,
+        colours, ``blur``, ``transparent``, the path of a picture), a ``Path``, a picture (encoded
+        bytes, a Pillow image, an RGB array) or a ``Background`` as it is."""
+        if choice is None or isinstance(choice, str):
+            return parse_background(choice, self.backgrounds, files=True)
+        if isinstance(choice, Path):
+            return parse_background(str(choice), self.backgrounds, files=True)
+        if isinstance(choice, bytes | Image.Image | np.ndarray):
+            return Picture(load_photo(choice).rgb, "picture")
+        if hasattr(choice, "behind") and hasattr(choice, "transparent"):
+            return choice
+        raise TypeError(f"cannot use a {type(choice).__name__} as a background")
+
+    def replace(self, image: ImageSource, *, background: BackgroundChoice = None,
+                output: str = "composite", if_no_person: str = "error",
+                params: TrimapParams = DEFAULT_PARAMS) -> np.ndarray:
+        """The people of ``image`` (a path, encoded bytes, a Pillow image or an RGB uint8
+        H×W×3 array) over ``background`` (default: the ``green`` named background).
+
+        Returns uint8 pixels at the image's size, whatever the input's type: H×W×3 RGB for a
+        composite or the foreground colours, H×W×4 RGBA for a cutout or a composite over
+        ``transparent``, H×W for ``alpha`` or ``trimap``. ``if_no_person``: ``error`` raises
+        ``NoPersonFound``, ``original`` answers the image unchanged, ``empty`` the background
+        alone. Raises ``ValueError`` for a choice it does not know.
+        """
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {', '.join(OUTPUTS)}; got {output!r}")
+        if if_no_person not in NO_PERSON_CHOICES:
+            raise ValueError(f"if_no_person must be one of {', '.join(NO_PERSON_CHOICES)}; "
+                             f"got {if_no_person!r}")
+        params.validate()
+        chosen = self.background(background)
+        photo = load_photo(image)
+        found = segment_to_trimap(self.segmenter, photo.rgb, params)
+        return matte_and_render(self.matter, photo, found.trimap, found.people,
+                                background=chosen, output=output,
+                                if_no_person=if_no_person).pixels
+
+
+@functools.cache
+def default_replacer() -> BackgroundReplacer:
+    """The replacer ``replace`` uses: built on the first call, with the settings from the
+    environment, and kept for the process's later calls."""
+    return BackgroundReplacer()
+
+
+def replace(image: ImageSource, *, background: BackgroundChoice = None,
+            output: str = "composite", if_no_person: str = "error",
+            params: TrimapParams = DEFAULT_PARAMS) -> np.ndarray:
+    """One-off ``BackgroundReplacer.replace`` (see there); the models load on the first call."""
+    return default_replacer().replace(image, background=background, output=output,
+                                      if_no_person=if_no_person, params=params)

@@ -1,0 +1,89 @@
+"""Any image a caller has → ``Photo``: RGB uint8 H×W×3 with EXIF orientation applied, and the
+image's own alpha channel (float32 H×W in [0, 1]) when it has one. The services decode uploads
+with the same conversion, after checking their limits."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+# Suffixes of the image files a path may name (a picture, not a video).
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+
+ImageSource = str | Path | bytes | Image.Image | np.ndarray
+
+
+@dataclass(frozen=True)
+class Photo:
+    """``rgb`` uint8 H×W×3 and, if the image had one, its ``alpha`` float32 H×W in [0, 1]."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+
+
+def _to_uint8(array: np.ndarray) -> np.ndarray:
+    """Scale a 16- or 32-bit integer or float single-channel array to uint8."""
+    if array.dtype == np.uint8:
+        return array
+    if np.issubdtype(array.dtype, np.floating):
+        peak = 1.0 if array.size and float(np.nanmax(array)) <= 1.0 else 255.0
+        return np.clip(np.nan_to_num(array) * (255.0 / peak), 0, 255).round().astype(np.uint8)
+    # Integer modes ("I;16", "I") hold 16-bit samples.
+    return np.clip(array.astype(np.int64) >> 8, 0, 255).astype(np.uint8)
+
+
+def _pixels(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Convert any Pillow mode to (RGB uint8, alpha float32 or None)."""
+    mode = image.mode
+    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        gray = _to_uint8(np.asarray(image))
+        return np.repeat(gray[:, :, None], 3, axis=2), None
+    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        mode == "P" and "transparency" in image.info
+    ) or (mode in ("L", "RGB") and "transparency" in image.info)
+    if has_alpha:
+        rgba = np.asarray(image.convert("RGBA"))
+        alpha = rgba[:, :, 3].astype(np.float32) / 255.0
+        return np.ascontiguousarray(rgba[:, :, :3]), alpha
+    return np.asarray(image.convert("RGB")), None
+
+
+def photo_from_pil(image: Image.Image) -> Photo:
+    """The first frame of an opened Pillow image, decoded, upright, as a ``Photo``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        image.seek(0)  # An animated image is read as its first frame.
+        image.load()
+        image = ImageOps.exif_transpose(image)
+        rgb, alpha = _pixels(image)
+    return Photo(np.ascontiguousarray(rgb), alpha)
+
+
+def photo_from_array(pixels: np.ndarray) -> Photo:
+    """RGB uint8 H×W×3 as it is, or RGBA uint8 H×W×4 split into colours and alpha."""
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+        raise ValueError(f"expected an RGB uint8 H×W×3 (or RGBA H×W×4) array, got "
+                         f"{pixels.dtype} {pixels.shape}")
+    if pixels.shape[2] == 3:
+        return Photo(np.ascontiguousarray(pixels))
+    return Photo(np.ascontiguousarray(pixels[:, :, :3]), pixels[:, :, 3].astype(np.float32) / 255)
+
+
+def load_photo(source: ImageSource) -> Photo:
+    """A ``Photo`` from a path, encoded bytes, a Pillow image or an RGB(A) uint8 array."""
+    if isinstance(source, np.ndarray):
+        return photo_from_array(source)
+    if isinstance(source, Image.Image):
+        return photo_from_pil(source)
+    if isinstance(source, bytes):
+        with Image.open(io.BytesIO(source)) as image:
+            return photo_from_pil(image)
+    if isinstance(source, str | Path):
+        with Image.open(Path(source).expanduser()) as image:
+            return photo_from_pil(image)
+    raise TypeError(f"cannot read an image from a {type(source).__name__}")

@@ -1,0 +1,26 @@
+"""Matters behind one interface, chosen by name (``MATTER=auto|fba|closed-form``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from background_replacement.matters.base import Matte, Matter, MatterUnavailable
+from background_replacement.registry import Registry
+
+if TYPE_CHECKING:
+    from background_replacement.settings import Settings
+
+__all__ = ["MATTERS", "MATTER_NAMES", "Matte", "Matter", "MatterUnavailable", "load_matter"]
+
+# The one list of matting backends, in the order MATTER=auto tries them.
+MATTERS = Registry("matter", {
+    "fba": "background_replacement.matters.fba_matter:FBAMatter",
+    "closed-form": "background_replacement.matters.closed_form:ClosedFormMatter",
+}, MatterUnavailable)
+MATTER_NAMES = MATTERS.names
+
+
+def load_matter(settings: Settings) -> Matter:
+    """The matter ``settings.matter`` asks for. ``auto``: FBA when its weights load, else
+    closed-form, logging why. An explicit choice that cannot load raises ``MatterUnavailable``."""
+    return MATTERS.load(settings.matter, settings)

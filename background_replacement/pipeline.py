@@ -1,0 +1,192 @@
+"""The pipeline, stage by stage: photo → person probability → trimap → matte → output.
+
+The services and the Python API run these same functions; only where the trimap comes from
+differs (the matting service asks the segmentation service for it over HTTP).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from background_replacement.backgrounds import Background
+from background_replacement.compositing import composite, cutout, to_uint8
+from background_replacement.images import Photo
+from background_replacement.matters import Matte, Matter
+from background_replacement.segmenters import PersonSegmenter
+from background_replacement.timing import StageTimer
+from background_replacement.trimap import (
+    BACKGROUND,
+    DEFAULT_PARAMS,
+    FOREGROUND,
+    UNKNOWN,
+    TrimapParams,
+    trimap_for,
+)
+
+OUTPUTS = ("composite", "cutout", "alpha", "foreground", "trimap")
+NO_PERSON_CHOICES = ("error", "original", "empty")
+# The copy a segmenter sees has no side over this (MediaPipe aborts from 32767; both models work
+# at a few hundred pixels anyway) ...
+SEGMENT_MAX_SIDE = 4096
+# ... and no side more than this many times the other (torchvision's detection transform rounds
+# the short side of a thinner picture down to nothing).
+SEGMENT_MAX_ASPECT = 8
+
+
+class NoPersonFound(ValueError):
+    """Nobody was found in the photo, and the caller asked for an error then."""
+
+
+@dataclass(frozen=True)
+class TrimapResult:
+    """``probability`` float32 H×W; ``trimap`` uint8 H×W (0/128/255); ``people`` found."""
+
+    probability: np.ndarray
+    trimap: np.ndarray
+    people: int
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """``pixels``: uint8 H×W (alpha, trimap), H×W×3 or H×W×4; ``unchanged``: nobody was found
+    and the photo came back as it was (``if_no_person="original"``)."""
+
+    pixels: np.ndarray
+    unchanged: bool = False
+
+
+@dataclass(frozen=True)
+class TrimapResult:
+    """``probability`` float32 H×W; ``trimap`` uint8 H×W (0/128/255); ``people`` found."""
+
+    probability: np.ndarray
+    trimap: np.ndarray
+    people: int
+
+
+@dataclass(frozen=True)
+class SegmentationView:
+    """The copy of an RGB uint8 H×W×3 image that a segmenter sees: scaled down to at most
+    ``SEGMENT_MAX_SIDE`` a side, then padded (border replicated) to at most
+    ``SEGMENT_MAX_ASPECT`` : 1. An image within both bounds is used as it is."""
+
+    pixels: np.ndarray
+    inner: tuple[slice, slice]  # where the (scaled) image lies inside ``pixels``
+    height: int  # the input's size
+    width: int
+
+    @classmethod
+    def of(cls, image_rgb: np.ndarray) -> SegmentationView:
+        height, width = image_rgb.shape[:2]
+        pixels = image_rgb
+        scale = SEGMENT_MAX_SIDE / max(height, width)
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            pixels = cv2.resize(image_rgb, size, interpolation=cv2.INTER_AREA)
+        rows, cols = pixels.shape[:2]
+        short = math.ceil(max(rows, cols) / SEGMENT_MAX_ASPECT)
+        pad_rows, pad_cols = max(0, short - rows), max(0, short - cols)
+        top, left = pad_rows // 2, pad_cols // 2
+        if pad_rows or pad_cols:
+            pixels = cv2.copyMakeBorder(pixels, top, pad_rows - top, left, pad_cols - left,
+                                        cv2.BORDER_REPLICATE)
+        return cls(pixels, (slice(top, top + rows), slice(left, left + cols)), height, width)
+
+    def restore(self, probability: np.ndarray) -> np.ndarray:
+        """A float32 map of the view's size → the input's size (crop the padding, rescale)."""
+        inner = probability[self.inner]
+        if inner.shape == (self.height, self.width):
+            return inner
+        return cv2.resize(np.ascontiguousarray(inner, np.float32), (self.width, self.height),
+                          interpolation=cv2.INTER_LINEAR)
+
+
+def segment_to_trimap(segmenter: PersonSegmenter, image_rgb: np.ndarray,
+                      params: TrimapParams = DEFAULT_PARAMS,
+                      timer: StageTimer | None = None) -> TrimapResult:
+    """Run the segmenter on an RGB uint8 H×W×3 image (through its ``SegmentationView``) and turn
+    its probabilities into a trimap at the image's size."""
+    timer = timer or StageTimer()
+    with timer.stage("segment"):
+        view = SegmentationView.of(image_rgb)
+        segmentation = segmenter.segment(view.pixels, score_threshold=params.score_threshold)
+        probability = view.restore(segmentation.probability)
+    with timer.stage("trimap"):
+        trimap = trimap_for(probability, params)
+    return TrimapResult(probability, trimap, segmentation.people)
+
+
+def people_in_trimap(trimap: np.ndarray) -> int:
+    """What an uploaded trimap says about people: 1 if it has known foreground, else 0."""
+    return int(np.any(trimap == FOREGROUND))
+
+
+def is_transparent(output: str, background: Background) -> bool:
+    """Whether the result has an alpha channel: a cutout, or a composite over nothing."""
+    return output == "cutout" or (output == "composite" and background.transparent)
+
+
+def matte_people(matter: Matter, photo: Photo, trimap: np.ndarray, people: int) -> Matte:
+    """The photo's matte: the matter's, or all background when nobody was found. What the
+    photo's own alpha made transparent stays transparent."""
+    if people == 0:
+        matte = Matte(np.zeros(trimap.shape, np.float32), photo.rgb.astype(np.float32) / 255.0)
+    else:
+        matte = matter.matte(photo.rgb, trimap)
+    if photo.alpha is not None:
+        matte = Matte(matte.alpha * photo.alpha, matte.foreground)
+    return matte
+
+
+def render(output: str, photo: Photo, matte: Matte, trimap: np.ndarray,
+           background: Background) -> np.ndarray:
+    """The requested ``output`` (one of ``OUTPUTS``) from a photo, its matte and trimap."""
+    if output == "trimap":
+        return trimap
+    if output == "alpha":
+        return to_uint8(matte.alpha)
+    if output == "foreground":
+        return to_uint8(matte.foreground)
+    if is_transparent(output, background):
+        return cutout(matte.foreground, matte.alpha)
+    return composite(matte.foreground, matte.alpha, background.behind(photo.rgb, matte.alpha))
+
+
+def unchanged(photo: Photo) -> np.ndarray:
+    """The photo as it came: RGB, or RGBA when it had its own alpha."""
+    return photo.rgb if photo.alpha is None else np.dstack([photo.rgb, to_uint8(photo.alpha)])
+
+
+def matte_and_render(matter: Matter, photo: Photo, trimap: np.ndarray, people: int, *,
+                     background: Background, output: str = "composite",
+                     if_no_person: str = "error", timer: StageTimer | None = None) -> Rendered:
+    """Everything after the trimap: the matte and the requested output. With nobody found,
+    ``if_no_person`` decides: ``error`` raises ``NoPersonFound``, ``original`` gives the photo
+    back unchanged, ``empty`` the background alone."""
+    timer = timer or StageTimer()
+    if people == 0 and if_no_person == "error":
+        raise NoPersonFound("No person was found in the image. Send if_no_person=original to "
+                            "get the photo back unchanged, or if_no_person=empty to get the "
+                            "background alone.")
+    if people == 0 and if_no_person == "original":
+        return Rendered(unchanged(photo), unchanged=True)
+    with timer.stage("matting"):
+        matte = matte_people(matter, photo, trimap, people)
+    with timer.stage("compositing"):
+        return Rendered(render(output, photo, matte, trimap, background))
+
+
+def warm_up(segmenter: PersonSegmenter | None = None, matter: Matter | None = None) -> None:
+    """Run each model once on a tiny input, so that compiling and allocating happen at
+    start-up, not in the first request."""
+    if segmenter is not None:
+        segmenter.segment(np.zeros((64, 64, 3), np.uint8), score_threshold=1.0)
+    if matter is not None:
+        trimap = np.full((32, 32), BACKGROUND, np.uint8)
+        trimap[8:24, 8:24] = UNKNOWN
+        trimap[12:20, 12:20] = FOREGROUND
+        matter.matte(np.zeros((32, 32, 3), np.uint8), trimap)

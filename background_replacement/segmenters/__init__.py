@@ -1,0 +1,32 @@
+"""Person segmenters behind one interface, chosen by name (``SEGMENTER=auto|maskrcnn|selfie``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from background_replacement.registry import Registry
+from background_replacement.segmenters.base import (
+    PersonSegmentation,
+    PersonSegmenter,
+    SegmenterUnavailable,
+)
+
+if TYPE_CHECKING:
+    from background_replacement.settings import Settings
+
+__all__ = ["SEGMENTERS", "SEGMENTER_NAMES", "PersonSegmentation", "PersonSegmenter",
+           "SegmenterUnavailable", "load_segmenter"]
+
+# The one list of segmenter backends, in the order SEGMENTER=auto tries them.
+SEGMENTERS = Registry("segmenter", {
+    "maskrcnn": "background_replacement.segmenters.maskrcnn:MaskRCNNSegmenter",
+    "selfie": "background_replacement.segmenters.selfie:SelfieSegmenter",
+}, SegmenterUnavailable)
+SEGMENTER_NAMES = SEGMENTERS.names
+
+
+def load_segmenter(settings: Settings) -> PersonSegmenter:
+    """The segmenter ``settings.segmenter`` asks for. ``auto``: Mask R-CNN when its weights load,
+    else the embedded selfie model, logging why. An explicit choice that cannot load raises
+    ``SegmenterUnavailable`` with the fix in its message."""
+    return SEGMENTERS.load(settings.segmenter, settings)

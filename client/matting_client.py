@@ -1,0 +1,140 @@
+"""The HTTP client of the matting service, shared by the photo and video commands."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import requests
+from PIL import Image
+
+DEFAULT_SERVER = "http://127.0.0.1:5000"
+
+
+class MattingError(RuntimeError):
+    """The matting service refused or failed a request; the message is the server's."""
+
+
+@dataclass(frozen=True)
+class MatteAnswer:
+    """A successful ``/matte`` answer: the encoded image and what the headers say."""
+
+    content: bytes
+    people: int | None  # X-People-Count, when the service sent it
+    headers: dict[str, str]
+
+
+@dataclass
+class MattingClient:
+    """An HTTP client of the matting service, safe to share between threads.
+
+    Each thread gets its own pooled ``requests.Session``. A 503 or 429 that carries
+    ``Retry-After`` (the service is overloaded, or its segmentation service is briefly away) is
+    retried after the time it names, capped at ``max_retry_wait`` seconds, at most ``retries``
+    times; any other failure raises ``MattingError`` at once. Setting ``stop`` ends any wait
+    for a retry at once, with ``MattingError``.
+    """
+
+    server: str = DEFAULT_SERVER
+    timeout: float = 300.0
+    retries: int = 8
+    max_retry_wait: float = 30.0
+    stop: threading.Event | None = None
+    _local: threading.local = field(default_factory=threading.local, init=False, repr=False)
+
+    @property
+    def session(self) -> requests.Session:
+        """The calling thread's session."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
+
+    def matte(self, image: bytes, *, background: str | bytes = "green", output: str = "composite",
+              fmt: str = "png", trimap: bytes | None = None, **params: str) -> bytes:
+        """The encoded result for one encoded image; raises ``MattingError`` on failure."""
+        return self.request(image, background=background, output=output, fmt=fmt,
+                            trimap=trimap, **params).content
+
+    def request(self, image: bytes, *, background: str | bytes = "green",
+                output: str = "composite", fmt: str = "png", trimap: bytes | None = None,
+                **params: str) -> MatteAnswer:
+        """Like ``matte``, with the answer's headers (people found, backends, timings).
+
+        ``background`` is a name, ``#rrggbb``, ``blur``, ``transparent`` or an encoded image;
+        ``trimap`` an encoded trimap that skips segmentation; ``params`` more form fields
+        (``if_no_person``, the trimap parameters).
+        """
+        files = {"image": ("image", image)}
+        data = {"output": output, "format": fmt, **params}
+        if isinstance(background, bytes):
+            files["background"] = ("background", background)
+        else:
+            data["background"] = background
+        if trimap is not None:
+            files["trimap"] = ("trimap", trimap)
+        response = self._send("POST", "/matte", files=files, data=data)
+        people = response.headers.get("X-People-Count")
+        return MatteAnswer(response.content, int(people) if people is not None else None,
+                           dict(response.headers))
+
+    def background_names(self) -> list[str]:
+        """The names of the service's named backgrounds (``GET /backgrounds``)."""
+        return [entry["name"] for entry in self._send("GET", "/backgrounds").json()["backgrounds"]]
+
+    def background(self, name: str, width: int, height: int) -> np.ndarray:
+        """The named background as the service draws it behind a width×height photo (scaled to
+        cover and centre-cropped), RGB uint8 H×W×3."""
+        answer = self._send("GET", f"/backgrounds/{name}",
+                            params={"width": str(width), "height": str(height)})
+        with Image.open(io.BytesIO(answer.content)) as image:
+            return np.asarray(image.convert("RGB"))
+
+    def _send(self, method: str, path: str, **arguments) -> requests.Response:
+        """A request with bounded retries on 503/429 + ``Retry-After``; 200 or
+        ``MattingError``."""
+        url = f"{self.server.rstrip('/')}{path}"
+        retried = 0
+        while True:
+            try:
+                response = self.session.request(method, url, timeout=self.timeout, **arguments)
+            except requests.RequestException as exc:
+                raise MattingError(f"cannot reach the matting service at {self.server}: "
+                                   f"{exc}") from exc
+            if response.status_code == 200:
+                return response
+            wait = retry_after(response)
+            if wait is None or retried >= self.retries:
+                raise MattingError(_error_message(response))
+            retried += 1
+            if self._wait(min(wait, self.max_retry_wait)):
+                raise MattingError(f"stopped while waiting to retry: {_error_message(response)}")
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep ``seconds``; True when ``stop`` was set meanwhile."""
+        if self.stop is None:
+            time.sleep(seconds)
+            return False
+        return self.stop.wait(seconds)
+
+
+def retry_after(response: requests.Response) -> float | None:
+    """Seconds to wait before retrying an overloaded answer (503/429 with ``Retry-After`` in
+    seconds), or ``None`` when the answer is not worth retrying."""
+    if response.status_code not in (429, 503):
+        return None
+    try:
+        return max(0.0, float(response.headers["Retry-After"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _error_message(response: requests.Response) -> str:
+    try:
+        error = response.json()["error"]
+        return f"{error['message']} ({response.status_code} {error['code']})"
+    except (ValueError, KeyError, TypeError):
+        return f"{response.status_code} {response.text[:200]}"
