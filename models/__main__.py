@@ -48,7 +48,7 @@ def fetch(weights: WeightsFile, force: bool = False) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models", description=__doc__)
+    parser = argparse.ArgumentParser(prog="remove-background-models", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     fetch_parser = sub.add_parser("fetch", help="download weights into models/")
     fetch_parser.add_argument("which", choices=[*CATALOG, "all"])

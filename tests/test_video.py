@@ -19,6 +19,7 @@ import pytest
 from nbclient import NotebookClient
 from PIL import Image
 
+from background_replacement.backgrounds import BACKGROUNDS_DIR
 from background_replacement.compositing import blurred_background, cover
 from client.matting_client import MattingClient, MattingError
 from client.media import read_frames
@@ -165,7 +166,7 @@ def test_other_backgrounds_behind_an_empty_room(matting_service, tmp_path, backg
         if background == "blur":  # nobody there: the whole frame is its own background, blurred
             expected = blurred_background(original, np.zeros(original.shape[:2], np.float32))
         elif background == "sky":  # as the service renders its named background
-            sky = np.asarray(Image.open(ROOT / "backgrounds" / "sky.png").convert("RGB"))
+            sky = np.asarray(Image.open(BACKGROUNDS_DIR / "sky.png").convert("RGB"))
             expected = cover(sky, 432, 768)
         else:
             expected = np.broadcast_to(np.array([0x20, 0x40, 0xFF], np.uint8), frame.shape)

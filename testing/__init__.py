@@ -1,0 +1,2 @@
+"""Helpers for the tests, benchmarks and demo of this checkout: not part of the installed
+package."""

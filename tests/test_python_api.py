@@ -1,0 +1,91 @@
+"""The Python API runs the services' pipeline in process: the same photo gives the same result
+through ``BackgroundReplacer.replace`` as through ``POST /matte``."""
+
+import io
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+import background_replacement
+from background_replacement import BackgroundReplacer, NoPersonFound, TrimapParams
+from background_replacement.backgrounds import Colour
+from tests.conftest import EXAMPLES
+
+pytestmark = pytest.mark.slow
+
+EMBEDDED = {"segmenter": "selfie", "matter": "closed-form"}  # as the session's services
+
+
+@pytest.fixture(scope="module")
+def replacer() -> BackgroundReplacer:
+    return BackgroundReplacer(EMBEDDED)
+
+
+@pytest.mark.parametrize("output", ["composite", "cutout", "alpha"])
+def test_same_photo_same_answer_in_process_and_over_http(replacer, matting_service,
+                                                         astronaut_png, output):
+    response = requests.post(matting_service.url + "/matte", files={"image": astronaut_png},
+                             data={"output": output}, timeout=120)
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Segmenter"] == replacer.segmenter.name
+    assert response.headers["X-Matter"] == replacer.matter.name
+    served = np.asarray(Image.open(io.BytesIO(response.content)))
+    local = replacer.replace(EXAMPLES / "astronaut.png", output=output)
+    assert local.dtype == np.uint8 and local.shape == served.shape
+    assert np.abs(local.astype(int) - served.astype(int)).max() <= 1
+    if output != "alpha":  # people were found and cut out: the matte is not all 0 or all 1
+        alpha = local[:, :, 3] if output == "cutout" else replacer.replace(
+            EXAMPLES / "astronaut.png", output="alpha")
+        assert 0.05 < np.mean(alpha > 127) < 0.95
+
+
+def test_every_kind_of_image_gives_the_same_pixels(replacer, astronaut_png):
+    path = EXAMPLES / "astronaut.png"
+    with Image.open(path) as image:
+        pil = image.copy()
+    rgb = np.asarray(pil.convert("RGB"))
+    results = [replacer.replace(source, output="alpha", background="white")
+               for source in (path, str(path), astronaut_png, pil, rgb)]
+    for result in results[1:]:
+        np.testing.assert_array_equal(result, results[0])
+
+
+def test_backgrounds_of_every_kind(replacer, astronaut_png):
+    blue = replacer.replace(astronaut_png, background="#2040ff")
+    picture = replacer.replace(astronaut_png,
+                               background=np.full((10, 10, 3), (32, 64, 255), np.uint8))
+    drawn = replacer.replace(astronaut_png, background=Colour((32, 64, 255), "mine"))
+    np.testing.assert_array_equal(blue, picture)
+    np.testing.assert_array_equal(blue, drawn)
+    assert replacer.replace(astronaut_png, background="transparent").shape[2] == 4
+    with pytest.raises(ValueError, match="available"):
+        replacer.replace(astronaut_png, background="nosuch")
+    with pytest.raises(ValueError):
+        replacer.replace(astronaut_png, output="hologram")
+    with pytest.raises(ValueError):
+        replacer.replace(astronaut_png, params=TrimapParams(kernel_size=0))
+
+
+def test_nobody_in_the_photo(replacer):
+    empty = np.full((48, 64, 3), 200, np.uint8)
+    with pytest.raises(NoPersonFound):
+        replacer.replace(empty)
+    np.testing.assert_array_equal(replacer.replace(empty, if_no_person="original"), empty)
+    behind = replacer.replace(empty, if_no_person="empty", background="#2040ff")
+    assert np.all(behind == (0x20, 0x40, 0xFF))
+
+
+def test_the_one_off_function_loads_once_and_answers_the_same(replacer, astronaut_png,
+                                                               monkeypatch):
+    monkeypatch.setenv("SEGMENTER", EMBEDDED["segmenter"])
+    monkeypatch.setenv("MATTER", EMBEDDED["matter"])
+    background_replacement.default_replacer.cache_clear()
+    try:
+        first = background_replacement.replace(astronaut_png, output="cutout")
+        loaded = background_replacement.default_replacer()
+        assert background_replacement.default_replacer() is loaded
+        np.testing.assert_array_equal(first, replacer.replace(astronaut_png, output="cutout"))
+    finally:
+        background_replacement.default_replacer.cache_clear()
