@@ -60,15 +60,6 @@ class Rendered:
 
 
 @dataclass(frozen=True)
-class TrimapResult:
-    """``probability`` float32 H×W; ``trimap`` uint8 H×W (0/128/255); ``people`` found."""
-
-    probability: np.ndarray
-    trimap: np.ndarray
-    people: int
-
-
-@dataclass(frozen=True)
 class SegmentationView:
     """The copy of an RGB uint8 H×W×3 image that a segmenter sees: scaled down to at most
     ``SEGMENT_MAX_SIDE`` a side, then padded (border replicated) to at most

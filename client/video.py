@@ -1,15 +1,16 @@
 """Put the people of one video into another: every frame goes through the matting service and
 is composited over the matching frame of a background, and the frames become a film again.
 
-    python -m client.video FOREGROUND OUTPUT [--background BACKGROUND]
+    remove-background-video FOREGROUND OUTPUT [--background BACKGROUND]
                            [--background-end loop|freeze|trim] [--server URL]
                            [--start SECONDS] [--duration SECONDS] [--max-frames N]
                            [--in-flight 4] [--no-temporal-stability]
 
-BACKGROUND is a video, an image, ``#rrggbb``, ``blur``, ``transparent`` or the name of one of the
-service's backgrounds (``GET /backgrounds``); by default ``green``, or ``transparent`` for the
-formats with alpha. OUTPUT's extension picks the format: ``.mp4`` H.264 + AAC for sharing,
-``.webm`` VP9 with alpha + Opus, ``.mov`` ProRes 4444 with alpha + PCM for editors.
+BACKGROUND is a video, or anything the core's background grammar reads: an image, ``#rrggbb``,
+a CSS colour name, ``blur``, ``transparent`` or the name of one of the service's backgrounds
+(``GET /backgrounds``); by default ``green``, or ``transparent`` for the formats with alpha.
+OUTPUT's extension picks the format: ``.mp4`` H.264 + AAC for sharing, ``.webm`` VP9 with
+alpha + Opus, ``.mov`` ProRes 4444 with alpha + PCM for editors.
 
 How: frames are decoded with PyAV, sent as JPEG to ``POST /matte`` for ``output=cutout`` (the
 people's colours F and alpha, a lossless PNG back; ``if_no_person=empty``, so a frame with nobody
