@@ -7,9 +7,9 @@ background grammar (``backgrounds``), and the Python API: ``BackgroundReplacer``
 """
 
 from background_replacement.api import BackgroundReplacer, default_replacer, replace
+from background_replacement.params import TrimapParams
 from background_replacement.pipeline import NoPersonFound
 from background_replacement.settings import Settings
-from background_replacement.trimap import TrimapParams
 
 __all__ = ["BackgroundReplacer", "NoPersonFound", "Settings", "TrimapParams", "default_replacer",
            "replace"]

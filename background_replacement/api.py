@@ -22,6 +22,7 @@ from PIL import Image
 from background_replacement.backgrounds import Background, Picture, load_library, parse_background
 from background_replacement.images import ImageSource, load_photo
 from background_replacement.matters import Matter, load_matter
+from background_replacement.params import DEFAULT_PARAMS, TrimapParams
 from background_replacement.pipeline import (
     NO_PERSON_CHOICES,
     OUTPUTS,
@@ -31,7 +32,6 @@ from background_replacement.pipeline import (
 )
 from background_replacement.segmenters import PersonSegmenter, load_segmenter
 from background_replacement.settings import Settings
-from background_replacement.trimap import DEFAULT_PARAMS, TrimapParams
 
 BackgroundChoice = str | Path | bytes | Image.Image | np.ndarray | Background | None
 

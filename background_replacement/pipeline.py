@@ -16,16 +16,10 @@ from background_replacement.backgrounds import Background
 from background_replacement.compositing import composite, cutout, to_uint8
 from background_replacement.images import Photo
 from background_replacement.matters import Matte, Matter
+from background_replacement.params import DEFAULT_PARAMS, TrimapParams
 from background_replacement.segmenters import PersonSegmenter
 from background_replacement.timing import StageTimer
-from background_replacement.trimap import (
-    BACKGROUND,
-    DEFAULT_PARAMS,
-    FOREGROUND,
-    UNKNOWN,
-    TrimapParams,
-    trimap_for,
-)
+from background_replacement.trimap import BACKGROUND, FOREGROUND, UNKNOWN, make_trimap
 
 OUTPUTS = ("composite", "cutout", "alpha", "foreground", "trimap")
 NO_PERSON_CHOICES = ("error", "original", "empty")
@@ -109,6 +103,14 @@ def segment_to_trimap(segmenter: PersonSegmenter, image_rgb: np.ndarray,
     with timer.stage("trimap"):
         trimap = trimap_for(probability, params)
     return TrimapResult(probability, trimap, segmentation.people)
+
+
+def trimap_for(probability: np.ndarray, params: TrimapParams = DEFAULT_PARAMS) -> np.ndarray:
+    """``make_trimap`` with the trimap parameters of ``params``."""
+    return make_trimap(probability, fg_threshold=params.fg_threshold,
+                       bg_threshold=params.bg_threshold, kernel_size=params.kernel_size,
+                       erode_iterations=params.erode_iterations,
+                       dilate_iterations=params.dilate_iterations)
 
 
 def people_in_trimap(trimap: np.ndarray) -> int:

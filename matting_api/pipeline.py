@@ -9,9 +9,9 @@ import numpy as np
 
 from background_replacement.backgrounds import Background
 from background_replacement.matters import Matter
+from background_replacement.params import TrimapParams
 from background_replacement.pipeline import NoPersonFound, matte_and_render, people_in_trimap
 from background_replacement.timing import StageTimer
-from background_replacement.trimap import TrimapParams
 from matting_api.segmentation_client import SegmentationClient
 from service_common.errors import ApiError
 from service_common.images import DecodedImage

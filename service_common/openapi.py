@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from background_replacement.trimap import TRIMAP_PARAMETERS
+from background_replacement.params import TRIMAP_PARAMETERS
 from service_common.images import FORMAT_MAX_SIDE, MAX_IMAGE_SIDE
 
 ERROR_SCHEMA = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from background_replacement.trimap import TRIMAP_PARAMETERS, TrimapParams
+from background_replacement.params import TRIMAP_PARAMETERS, TrimapParams
 from service_common.errors import ApiError
 
 

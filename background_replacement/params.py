@@ -1,0 +1,65 @@
+"""The pipeline's tunable parameters (detection and trimap): their defaults and ranges, declared
+here once; the services' forms, their OpenAPI documents and the Python API read them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass(frozen=True)
+class NumberRange:
+    """A numeric parameter's default and inclusive bounds."""
+
+    default: float | int
+    low: float | int
+    high: float | int
+    integer: bool = False
+
+
+# Detection and trimap parameters, named the same in the services and the Python API; their
+# defaults and ranges are declared here once (forms, OpenAPI and ``TrimapParams`` read them).
+TRIMAP_PARAMETERS: dict[str, NumberRange] = {
+    "score_threshold": NumberRange(0.6, 0.0, 1.0),
+    "fg_threshold": NumberRange(0.9, 0.0, 1.0),
+    "bg_threshold": NumberRange(0.1, 0.0, 1.0),
+    "kernel_size": NumberRange(5, 1, 51, integer=True),
+    "erode_iterations": NumberRange(10, 0, 50, integer=True),
+    "dilate_iterations": NumberRange(10, 0, 50, integer=True),
+}
+
+
+def _default(name: str):
+    return TRIMAP_PARAMETERS[name].default
+
+
+@dataclass(frozen=True)
+class TrimapParams:
+    """Detection and trimap parameters; ``validate`` checks them against their ranges."""
+
+    score_threshold: float = _default("score_threshold")
+    fg_threshold: float = _default("fg_threshold")
+    bg_threshold: float = _default("bg_threshold")
+    kernel_size: int = _default("kernel_size")
+    erode_iterations: int = _default("erode_iterations")
+    dilate_iterations: int = _default("dilate_iterations")
+
+    def validate(self) -> TrimapParams:
+        """Raise ``ValueError`` naming the first parameter out of its range; else ``self``."""
+        for field in fields(self):
+            bounds, value = TRIMAP_PARAMETERS[field.name], getattr(self, field.name)
+            if bounds.integer and int(value) != value:
+                raise ValueError(f"'{field.name}' must be an integer, got {value!r}")
+            if not bounds.low <= value <= bounds.high:  # also false for NaN
+                raise ValueError(f"'{field.name}' must be between {bounds.low:g} and "
+                                 f"{bounds.high:g}, got {value!r}")
+        if self.bg_threshold >= self.fg_threshold:
+            raise ValueError(f"'bg_threshold' ({self.bg_threshold:g}) must be below "
+                             f"'fg_threshold' ({self.fg_threshold:g})")
+        return self
+
+    def to_form(self) -> dict[str, str]:
+        """The parameters as form fields, to pass on to the segmentation service."""
+        return {name: str(value) for name, value in asdict(self).items()}
+
+
+DEFAULT_PARAMS = TrimapParams()
