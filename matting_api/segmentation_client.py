@@ -56,6 +56,10 @@ class SegmentationClient:
             raise ApiError(503, "segmentation_unavailable",
                            f"The segmentation service at {self.base_url} cannot be reached.",
                            {"Retry-After": "5"}) from None
+        except requests.RequestException as exc:  # e.g. the connection broke mid-answer
+            raise ApiError(502, "segmentation_failed",
+                           f"The segmentation service at {self.base_url} broke off its answer "
+                           f"({type(exc).__name__}).") from None
         if response.status_code != 200:
             raise self._error_from(response)
         try:
