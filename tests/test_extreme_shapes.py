@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from matting_api.compositing import cover
-from matting_api.fba import FBANet
-from matting_api.pipeline import OUTPUTS
-from segmentation_api.segmenters.maskrcnn import build_maskrcnn
+from background_replacement.compositing import cover
+from background_replacement.fba import FBANet
+from background_replacement.pipeline import OUTPUTS
+from background_replacement.segmenters.maskrcnn import build_maskrcnn
 from service_common.images import FORMAT_MAX_SIDE, MAX_IMAGE_SIDE
 from tests.hostile import encoded
 

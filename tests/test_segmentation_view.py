@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from segmentation_api.pipeline import SEGMENT_MAX_ASPECT, SEGMENT_MAX_SIDE, SegmentationView
+from background_replacement.pipeline import SEGMENT_MAX_ASPECT, SEGMENT_MAX_SIDE, SegmentationView
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 100_000), (100_000, 1), (2, 40_000),

@@ -19,8 +19,8 @@ import requests
 import torch
 from PIL import Image
 
-from matting_api.compositing import cover
-from segmentation_api.segmenters.maskrcnn import build_maskrcnn
+from background_replacement.compositing import cover
+from background_replacement.segmenters.maskrcnn import build_maskrcnn
 from tests.hostile import encoded
 
 pytestmark = pytest.mark.slow
