@@ -117,7 +117,7 @@ class MaskRCNNSegmenter:
                                                  images.image_sizes, [tuple(size)])
         return detections[0]["masks"][:, 0]
 
-    def segment(self, image_rgb: np.ndarray, *, score_threshold: float = 0.6) -> PersonSegmentation:
+    def segment(self, image_rgb: np.ndarray, *, score_threshold: float) -> PersonSegmentation:
         """Person probability (float32 H×W) and the number of people with score ≥ threshold."""
         height, width = image_rgb.shape[:2]
         with torch.inference_mode():

@@ -52,7 +52,7 @@ class SelfieSegmenter:
             mask = self._graph.process(image_rgb).segmentation_mask
         return np.asarray(mask, np.float32)
 
-    def segment(self, image_rgb: np.ndarray, *, score_threshold: float = 0.6) -> PersonSegmentation:
+    def segment(self, image_rgb: np.ndarray, *, score_threshold: float) -> PersonSegmentation:
         """Person probability (float32 H×W) and the number of person-sized regions.
 
         The probability is the mean of the model's answer for the image and for its mirror
