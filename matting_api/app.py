@@ -31,6 +31,7 @@ from service_common.errors import ApiError
 from service_common.http import add_common_routes, configure_app, read_upload
 from service_common.images import (
     ENCODE_FORMATS,
+    MAX_IMAGE_SIDE,
     check_encodable,
     decode_image,
     encode_image,
@@ -122,11 +123,12 @@ def backgrounds() -> Response:
 
 
 def _size(args: Mapping[str, str], max_pixels: int) -> tuple[int, int]:
-    """``height``, ``width`` from query arguments; both required, at most ``max_pixels``."""
+    """``height``, ``width`` from query arguments; both required, each at most
+    ``MAX_IMAGE_SIDE``, together at most ``max_pixels``."""
     for name in ("width", "height"):
         if not args.get(name):
             raise ApiError(400, "bad_parameter", "Give both 'width' and 'height', or neither.")
-    width, height = (int(form_number(args, name, 1, 1, max_pixels, integer=True))
+    width, height = (int(form_number(args, name, 1, 1, MAX_IMAGE_SIDE, integer=True))
                      for name in ("width", "height"))
     if width * height > max_pixels:
         raise ApiError(413, "too_many_pixels", f"{width}×{height} is more than the "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
-from service_common.images import ENCODE_FORMATS
+from service_common.images import ENCODE_FORMATS, MAX_IMAGE_SIDE
 from service_common.openapi import (
     BINARY_FILE,
     HEALTH,
@@ -25,7 +25,8 @@ def _named_background() -> dict[str, Any]:
         "parameters": [
             {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
             *({"name": side, "in": "query", "required": False,
-               "schema": {"type": "integer", "minimum": 1}} for side in ("width", "height"))],
+               "schema": {"type": "integer", "minimum": 1, "maximum": MAX_IMAGE_SIDE}}
+              for side in ("width", "height"))],
         "responses": {"200": {"description": "The background.",
                               "content": {"image/png": {"schema": BINARY_FILE}}},
                       **error_responses(400, 404, 413)}}}

@@ -9,6 +9,8 @@ import pytest
 import requests
 from PIL import Image
 
+from background_replacement.backgrounds import BACKGROUNDS_DIR
+from background_replacement.compositing import cover
 from testing.launcher import ROOT
 
 pytestmark = pytest.mark.slow
@@ -127,6 +129,36 @@ def test_backgrounds_listing_has_green_first(matting_service):
     names = [b["name"] for b in requests.get(matting_service.url + "/backgrounds",
                                              timeout=5).json()["backgrounds"]]
     assert names[0] == "green" and len(names) >= 2
+
+
+def test_a_named_background_as_matte_draws_it(matting_service, astronaut_png):
+    url = matting_service.url + "/backgrounds/sky"
+    drawn = requests.get(url, params={"width": 64, "height": 48}, timeout=10)
+    assert drawn.status_code == 200 and drawn.headers["Content-Type"] == "image/png"
+    pixels = np.asarray(Image.open(io.BytesIO(drawn.content)))
+    assert pixels.shape == (48, 64, 3)
+    with Image.open(BACKGROUNDS_DIR / "sky.png") as sky:
+        np.testing.assert_array_equal(pixels, cover(np.asarray(sky.convert("RGB")), 48, 64))
+        full = Image.open(io.BytesIO(requests.get(url, timeout=10).content))
+        assert full.size == sky.size
+    # The same pixels /matte puts behind a photo in which nobody is found.
+    empty = requests.post(matting_service.url + "/matte", data={
+        "background": "sky", "if_no_person": "empty"}, files={
+        "image": encoded(np.full((48, 64, 3), 200, np.uint8))}, timeout=60)
+    assert empty.status_code == 200, empty.text
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(empty.content))), pixels)
+    for params, status in (({"width": 64}, 400), ({"width": 0, "height": 5}, 400),
+                           ({"width": 70000, "height": 1}, 400),
+                           ({"width": 65535, "height": 65535}, 413)):
+        assert requests.get(url, params=params, timeout=10).status_code == status, params
+    assert requests.get(matting_service.url + "/backgrounds/nosuch", timeout=10).json()[
+        "error"]["code"] == "unknown_background"
+
+
+def encoded(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def test_cli_writes_the_same_files(matting_service, tmp_path, green_composite):
