@@ -25,6 +25,7 @@ from background_replacement.timing import StageTimer
 from background_replacement.trimap import as_trimap
 from matting_api.openapi import openapi_document
 from matting_api.pipeline import MatteJob, run_matting
+from matting_api.removebg.routes import bp as removebg_bp
 from matting_api.segmentation_client import SegmentationClient
 from matting_api.web import bp as web_bp
 from service_common.errors import ApiError
@@ -177,6 +178,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
         settings.segmentation_url, settings.segmentation_connect_timeout,
         settings.segmentation_read_timeout, api_key=settings.segmentation_api_key)
     app.register_blueprint(bp)
+    app.register_blueprint(removebg_bp)  # remove.bg's API on the same pipeline and limits
     app.register_blueprint(web_bp)  # the page; after the backgrounds, for their thumbnails
     log.info("matting service ready with matter %s, %d threads, segmentation at %s",
              matter.name, threads, settings.segmentation_url)

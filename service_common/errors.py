@@ -1,13 +1,24 @@
-"""The JSON error contract both services answer with: ``{"error": {"code", "message"}}``."""
+"""The JSON error contract both services answer with: ``{"error": {"code", "message"}}``.
+
+A blueprint that speaks another API (remove.bg's) registers its own error body with
+``register_error_body``; every error of its routes, also those of the app's hooks (API keys,
+in-flight bound), then takes that shape.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
-from flask import Flask, jsonify
+from flask import Blueprint, Flask, current_app, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+
+# (status, code, message) → (status, JSON body), by blueprint name.
+ErrorBody = Callable[[int, str, str], tuple[int, dict[str, Any]]]
+_ERROR_BODIES = "error_bodies"
 
 
 class ApiError(Exception):
@@ -21,9 +32,24 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def register_error_body(bp: Blueprint, body: ErrorBody) -> None:
+    """Answer every error of ``bp``'s routes with ``body`` instead of the contract's shape."""
+    def _register(state) -> None:
+        state.app.extensions.setdefault(_ERROR_BODIES, {})[bp.name] = body
+
+    bp.record_once(_register)
+
+
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None):
-    """Build the JSON error response of the contract."""
-    response = jsonify({"error": {"code": code, "message": message}})
+    """Build the JSON error response: the contract's, or the one the route's blueprint
+    registered."""
+    body_of = current_app.extensions.get(_ERROR_BODIES, {}).get(request.blueprint) \
+        if has_request_context() else None
+    if body_of is None:
+        body = {"error": {"code": code, "message": message}}
+    else:
+        status, body = body_of(status, code, message)
+    response = jsonify(body)
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value

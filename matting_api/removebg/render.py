@@ -1,0 +1,168 @@
+"""One remove.bg request's work: the matting pipeline of ``/matte``, then remove.bg's region of
+interest, crop, scale, position and background, then its output formats."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from background_replacement.backgrounds import Transparent
+from background_replacement.compositing import cover
+from background_replacement.matters import Matter
+from background_replacement.params import DEFAULT_PARAMS
+from background_replacement.timing import StageTimer
+from matting_api.pipeline import MatteJob, run_matting
+from matting_api.removebg.geometry import Box, foreground_box, layout, roi_box
+from matting_api.removebg.options import RemoveBgOptions
+from matting_api.segmentation_client import SegmentationClient
+from service_common.errors import ApiError
+from service_common.images import DecodedImage, check_encodable, encode_image
+
+# What the zip answer holds, by remove.bg's names: the colours and the matte.
+ZIP_COLOUR, ZIP_ALPHA = "color.jpg", "alpha.png"
+MIMETYPES = {"png": "image/png", "jpg": "image/jpeg", "zip": "application/zip"}
+JPEG_BACKDROP = (255, 255, 255)  # what transparent regions become in a JPEG
+_ENCODE_NAMES = {"png": "png", "jpg": "jpeg"}
+
+
+@dataclass(frozen=True)
+class RemoveBgJob:
+    """A validated request: the image at its output size, the options, and the upload's size
+    (roi pixel lengths refer to it)."""
+
+    image_bytes: bytes  # what the segmentation service decodes to ``image``
+    image: DecodedImage
+    upload_size: tuple[int, int]  # width, height
+    options: RemoveBgOptions
+    max_pixels: int  # the service's pixel limit, also on the laid-out result
+    background_rgb: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class RemoveBgResult:
+    """``rgba`` uint8 H×W×4 over the background; ``alpha`` the subject's matte on the same
+    canvas; ``foreground`` its box there; ``info`` response headers."""
+
+    rgba: np.ndarray
+    alpha: np.ndarray
+    foreground: Box
+    info: dict[str, str]
+
+
+def shrink(image: DecodedImage, width: int, height: int) -> DecodedImage:
+    """``image`` resized to width×height (area interpolation), its alpha too."""
+    if image.rgb.shape[:2] == (height, width):
+        return image
+    rgb = cv2.resize(image.rgb, (width, height), interpolation=cv2.INTER_AREA)
+    alpha = None if image.alpha is None else cv2.resize(image.alpha, (width, height),
+                                                        interpolation=cv2.INTER_AREA)
+    return DecodedImage(rgb=rgb, alpha=alpha, format=image.format)
+
+
+def place(rgba: np.ndarray, source: Box, width: int, height: int, target: Box) -> np.ndarray:
+    """A transparent width×height canvas with ``rgba[source]`` resized into ``target``."""
+    canvas = np.zeros((height, width, 4), np.uint8)
+    part = rgba[source.top:source.top + source.height, source.left:source.left + source.width]
+    if (target.width, target.height) != (source.width, source.height):
+        shrinking = target.width * target.height < source.width * source.height
+        part = cv2.resize(part, (target.width, target.height),
+                          interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    canvas[target.top:target.top + target.height, target.left:target.left + target.width] = part
+    return canvas
+
+
+def over(foreground: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Porter-Duff ``foreground`` over ``background``, both RGBA uint8 H×W×4 (the background
+    may be one RGBA colour, broadcast)."""
+    fa = foreground[..., 3:4].astype(np.float32) / 255.0
+    ba = np.asarray(background[..., 3:4], np.float32) / 255.0
+    out_a = fa + ba * (1.0 - fa)
+    rgb = (fa * foreground[..., :3] + ba * (1.0 - fa) * np.asarray(background[..., :3],
+                                                                   np.float32))
+    rgb = np.divide(rgb, out_a, out=np.zeros_like(rgb), where=out_a > 0)
+    return np.dstack([np.clip(rgb + 0.5, 0, 255), np.clip(out_a[..., 0] * 255.0 + 0.5, 0, 255)]
+                     ).astype(np.uint8)
+
+
+def _background(options: RemoveBgOptions, background_rgb: np.ndarray | None, height: int,
+                width: int) -> np.ndarray | None:
+    if background_rgb is not None:
+        rgb = cover(background_rgb, height, width)
+        return np.dstack([rgb, np.full((height, width), 255, np.uint8)])
+    if options.bg_color is not None:
+        return np.array(options.bg_color, np.uint8)
+    return None
+
+
+def remove_background(job: RemoveBgJob, matter: Matter, segmentation: SegmentationClient,
+                      timer: StageTimer) -> RemoveBgResult:
+    """Matte ``job.image`` with the ``/matte`` pipeline and lay the cut-out subject out as the
+    options ask. A picture without a person, or with none inside the roi, is refused (400)."""
+    matte_job = MatteJob(image_bytes=job.image_bytes, image=job.image,
+                         background=Transparent(), output="cutout",
+                         params=DEFAULT_PARAMS)
+    matted = run_matting(matte_job, matter, segmentation, timer)
+    with timer.stage("layout"):
+        cutout = matted.pixels
+        height, width = cutout.shape[:2]
+        if job.options.roi is not None:
+            roi = roi_box(job.options.roi, width, height, width / job.upload_size[0])
+            inside = np.zeros((height, width), bool)
+            inside[roi.top:roi.top + roi.height, roi.left:roi.left + roi.width] = True
+            cutout[..., 3][~inside] = 0
+        subject = foreground_box(cutout[..., 3])
+        if subject is None:
+            raise ApiError(400, "unknown_foreground", "No person was found in the image"
+                           + (" inside the roi." if job.options.roi is not None else "."))
+        plan = layout(width, height, subject, crop=job.options.crop,
+                      margins=job.options.crop_margin, scale=job.options.scale,
+                      position=job.options.position)
+        if plan.width * plan.height > job.max_pixels:
+            raise ApiError(400, "resolution_too_high", f"The result would be {plan.width}×"
+                           f"{plan.height} pixels; the limit is {job.max_pixels}.")
+        check_encodable(plan.height, plan.width, "jpeg")
+        placed = place(cutout, subject, plan.width, plan.height, plan.subject)
+        backdrop = _background(job.options, job.background_rgb, plan.height, plan.width)
+        rgba = placed if backdrop is None else over(placed, backdrop)
+    foreground = foreground_box(placed[..., 3]) or plan.subject
+    return RemoveBgResult(rgba=rgba, alpha=placed[..., 3], foreground=foreground,
+                          info=matted.info)
+
+
+def output_format(result: RemoveBgResult, options: RemoveBgOptions) -> str:
+    """png, jpg or zip: ``auto`` is PNG where the result has transparency (and for the alpha
+    matte), JPEG where it has none."""
+    if options.format != "auto":
+        return options.format
+    if options.channels == "alpha":
+        return "png"
+    return "png" if int(result.rgba[..., 3].min()) < 255 else "jpg"
+
+
+def _flatten(rgba: np.ndarray) -> np.ndarray:
+    return over(rgba, np.array((*JPEG_BACKDROP, 255), np.uint8))[..., :3]
+
+
+def encode_result(result: RemoveBgResult, options: RemoveBgOptions) -> tuple[bytes, str]:
+    """The answer's bytes and MIME type: the image as asked, or a zip of ``color.jpg`` (the
+    colours, alpha ignored) and ``alpha.png`` (the result's alpha)."""
+    fmt = output_format(result, options)
+    if fmt == "zip":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+            archive.writestr(ZIP_COLOUR, encode_image(np.ascontiguousarray(
+                result.rgba[..., :3]), "jpeg"))
+            archive.writestr(ZIP_ALPHA, encode_image(np.ascontiguousarray(
+                result.rgba[..., 3]), "png"))
+        return buffer.getvalue(), MIMETYPES["zip"]
+    if options.channels == "alpha":
+        pixels = result.alpha
+    elif fmt == "jpg":
+        pixels = _flatten(result.rgba)
+    else:
+        pixels = result.rgba
+    return encode_image(np.ascontiguousarray(pixels), _ENCODE_NAMES[fmt]), MIMETYPES[fmt]
