@@ -104,3 +104,24 @@ def test_a_wrong_segmentation_key_is_the_servers_fault(start_service, keyed, ast
     assert answer.status_code == 502
     assert answer.json()["error"]["code"] == "segmentation_forbidden"
     assert "SEGMENTATION_API_KEY" in answer.json()["error"]["message"]
+
+
+def test_removebg_refuses_in_its_own_shape(keyed, astronaut_png, monkeypatch):
+    """remove.bg's route answers a missing or wrong key with 403 in remove.bg's error shape;
+    a remove.bg client with a right key gets its picture."""
+    import remove_bg_api
+
+    url = keyed[1].url + "/v1.0/removebg"
+    for key, code in ((None, "api_key_missing"), ("nope", "api_key_invalid"),
+                      (MATTING_KEYS[0][:-1], "api_key_invalid")):
+        headers = {HEADER: key} if key is not None else {}
+        refused = requests.post(url, files={"image_file": astronaut_png}, headers=headers,
+                                timeout=120)
+        assert refused.status_code == 403
+        assert refused.json()["errors"][0]["code"] == code
+        assert refused.json()["errors"][0]["title"]
+    monkeypatch.setattr(remove_bg_api, "API_URL", keyed[1].url + "/v1.0")
+    assert remove_bg_api.RemoveBg(MATTING_KEYS[1]).remove_bg_bytes(astronaut_png)[:4] \
+        == b"\x89PNG"
+    with pytest.raises(remove_bg_api.Errors.ApiErrorCode403):
+        remove_bg_api.RemoveBg(SEGMENTATION_KEY).remove_bg_bytes(astronaut_png)

@@ -16,7 +16,7 @@ from background_replacement.matters import Matter
 from background_replacement.params import DEFAULT_PARAMS
 from background_replacement.timing import StageTimer
 from matting_api.pipeline import MatteJob, run_matting
-from matting_api.removebg.geometry import Box, foreground_box, layout, roi_box
+from matting_api.removebg.geometry import Box, GeometryError, foreground_box, layout, roi_box
 from matting_api.removebg.options import RemoveBgOptions
 from matting_api.segmentation_client import SegmentationClient
 from service_common.errors import ApiError
@@ -110,7 +110,10 @@ def remove_background(job: RemoveBgJob, matter: Matter, segmentation: Segmentati
         cutout = matted.pixels
         height, width = cutout.shape[:2]
         if job.options.roi is not None:
-            roi = roi_box(job.options.roi, width, height, width / job.upload_size[0])
+            try:
+                roi = roi_box(job.options.roi, width, height, width / job.upload_size[0])
+            except GeometryError as exc:
+                raise ApiError(400, exc.code, str(exc)) from None
             inside = np.zeros((height, width), bool)
             inside[roi.top:roi.top + roi.height, roi.left:roi.left + roi.width] = True
             cutout[..., 3][~inside] = 0
