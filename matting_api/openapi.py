@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
+from matting_api.removebg.openapi import removebg_paths
 from service_common.images import ENCODE_FORMATS, MAX_IMAGE_SIDE
 from service_common.openapi import (
     BINARY_FILE,
@@ -69,4 +70,5 @@ def openapi_document() -> dict[str, Any]:
         "/healthz": json_get("The process is alive.", HEALTH),
         "/readyz": json_get("Models loaded and the segmentation service reachable.", HEALTH,
                             503),
+        **removebg_paths(),
     })

@@ -8,6 +8,7 @@ import requests
 from PIL import Image
 
 from matting_api.app import bp as matting_bp
+from matting_api.removebg.routes import bp as removebg_bp
 from segmentation_api.app import bp as segmentation_bp
 
 pytestmark = pytest.mark.slow
@@ -40,10 +41,12 @@ def test_every_route_is_documented(request, service_name):
     service = request.getfixturevalue(service_name)
     document = requests.get(service.url + "/openapi.json", timeout=10).json()
     assert document["openapi"].startswith("3.")
-    blueprint = segmentation_bp if service_name == "segmentation_service" else matting_bp
+    blueprints = [segmentation_bp] if service_name == "segmentation_service" \
+        else [matting_bp, removebg_bp]
     app = Flask("routes")
-    app.register_blueprint(blueprint)
-    assert routes(blueprint, app) == documented(document)
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
+    assert set().union(*(routes(bp, app) for bp in blueprints)) == documented(document)
 
 
 @pytest.mark.parametrize(("service_name", "path"), [("segmentation_service", "/trimap"),
@@ -75,3 +78,24 @@ def test_documented_ranges_and_enums_are_enforced(request, service_name, path):
                                        timeout=60)
                 assert answer.status_code in documented_statuses, (name, value)
                 assert answer.status_code < 500
+
+
+def test_removebg_enums_are_enforced(matting_service):
+    document = requests.get(matting_service.url + "/openapi.json", timeout=10).json()
+    operation = document["paths"]["/v1.0/removebg"]["post"]
+    schema = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+    documented_statuses = {int(code) for code in operation["responses"]}
+    url = matting_service.url + "/v1.0/removebg"
+    image = small_png()
+    for name, prop in schema["properties"].items():
+        if "enum" not in prop:
+            continue
+        answer = requests.post(url, files={"image_file": image},
+                               data={name: "not-a-documented-value"}, timeout=60)
+        assert answer.status_code == 400, name
+        assert answer.json()["errors"][0]["code"] == f"invalid_{name}"
+        for value in prop["enum"]:
+            answer = requests.post(url, files={"image_file": image}, data={name: value},
+                                   timeout=60)
+            assert answer.status_code in documented_statuses, (name, value)
+            assert answer.status_code < 500
