@@ -195,6 +195,20 @@ def test_base64_in_urlencoded_and_json_bodies(endpoint, photo):
     assert headers["x-height"] == headers["x-foreground-height"]
 
 
+def test_base64_over_the_text_field_limit(endpoint, tmp_path):
+    """A base64 image past the 1 MiB text-field limit of the other routes is read: this noise
+    is answered as a picture without a person, not as too large."""
+    noise = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (700, 700, 3), np.uint8)).save(
+        noise)
+    encoded = base64.b64encode(noise.read_bytes()).decode()
+    assert len(encoded) > 1024 * 1024
+    field = tmp_path / "field.txt"
+    field.write_text(encoded)
+    status, _, body = curl(endpoint, "-F", f"image_file_b64=<{field}")  # a multipart text field
+    assert status == 400 and error_code(body) == "unknown_foreground"
+
+
 @pytest.mark.parametrize(("fields", "code"), [
     (["-F", "image_url=https://www.remove.bg/example.jpg"], "image_url_not_supported"),
     (["-F", "@IMAGE", "-F", "bg_image_url=https://example.com/b.jpg"],

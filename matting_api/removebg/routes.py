@@ -65,7 +65,7 @@ def _fields() -> Mapping[str, str]:
             raise ApiError(400, "invalid_json", "The body is not a JSON object.")
         return {str(k): _text(v) for k, v in body.items() if v is not None}
     if mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        # Room for a base64 image in a text field (4/3 of the bytes, more once urlencoded).
+        # Room for a base64 image in a multipart text field (4/3 of the bytes).
         request.max_form_memory_size = 2 * settings.max_upload_bytes + 1024 * 1024
         return request.form
     raise ApiError(400, "unsupported_content_type", "Send multipart/form-data, "
