@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from PIL import Image
 
 from background_replacement.settings import Settings
 from background_replacement.timing import StageTimer
@@ -27,7 +25,7 @@ from matting_api.removebg.render import (
     shrink,
 )
 from service_common.errors import ApiError, register_error_body
-from service_common.images import DecodedImage, decode_image
+from service_common.images import DecodedImage, decode_image, encode_image
 
 bp = Blueprint("removebg", __name__, url_prefix="/v1.0")
 
@@ -103,12 +101,6 @@ def _decode(data: bytes, field: str) -> DecodedImage:
                         max_pixels=settings.max_image_pixels, field=field)
 
 
-def _png(image: DecodedImage) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image.rgb).save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
-
-
 def _parse_job() -> RemoveBgJob:
     fields = _fields()
     options: RemoveBgOptions = parse_options(fields)
@@ -122,7 +114,9 @@ def _parse_job() -> RemoveBgJob:
     image = shrink(upload, *capped_size(width, height, max_pixels))
     background = None if background_bytes is None else _decode(background_bytes,
                                                                 "bg_image_file").rgb
-    return RemoveBgJob(image_bytes=image_bytes if image is upload else _png(image), image=image,
+    # The segmentation service gets what it is to segment: the shrunk picture, re-encoded.
+    sent = image_bytes if image is upload else encode_image(image.rgb, "png")
+    return RemoveBgJob(image_bytes=sent, image=image,
                        upload_size=(width, height), options=options,
                        max_pixels=current_app.extensions["settings"].max_image_pixels,
                        background_rgb=background)
