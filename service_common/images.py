@@ -7,8 +7,9 @@ sides are checked before any pixel is decoded.
 Native limits on the request path, found by running every stage on extreme shapes (1×1 to
 1×100000, just under and just over each number below), and what the services do about each:
 
-- JPEG and GIF files hold at most 65535 pixels a side: ``MAX_IMAGE_SIDE`` refuses larger sides
-  with 413 before decoding, so every accepted image can also be answered as JPEG.
+- libjpeg writes at most 65500 pixels a side (its JPEG_MAX_DIMENSION; above it Pillow raises
+  "broken data stream"): ``MAX_IMAGE_SIDE`` refuses larger sides with 413 before decoding, so
+  every accepted image can also be answered as JPEG.
 - The WebP encoder holds at most 16383 a side: ``check_encodable`` answers 422 before any work.
 - MediaPipe's selfie graph (OpenCV ``remap``) needs every side under 32767 and aborts the whole
   process above it; torchvision's detection transform makes a side of 0 pixels when the long side
@@ -43,11 +44,11 @@ Image.MAX_IMAGE_PIXELS = None
 ENCODE_FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"),
                   "webp": ("WEBP", "image/webp")}
 
-# The largest side any upload may have: JPEG's own limit, so every accepted image can also be
-# answered as JPEG; the pixel limit (MAX_IMAGE_PIXELS) applies as well.
-MAX_IMAGE_SIDE = 65535
+# The largest side any upload may have: libjpeg's, so every accepted image can also be answered
+# as JPEG; the pixel limit (MAX_IMAGE_PIXELS) applies as well.
+MAX_IMAGE_SIDE = 65500
 # The largest side each output format can hold.
-FORMAT_MAX_SIDE = {"png": MAX_IMAGE_SIDE, "jpeg": 65535, "webp": 16383}
+FORMAT_MAX_SIDE = {"png": MAX_IMAGE_SIDE, "jpeg": 65500, "webp": 16383}
 
 
 @dataclass(frozen=True)

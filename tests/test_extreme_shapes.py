@@ -30,7 +30,7 @@ SIDES = st.one_of(
     st.integers(1, MAX_IMAGE_SIDE + 1),
     st.integers(1, 64),
     st.sampled_from([1, 2, 3, 7, 8, 9, FORMAT_MAX_SIDE["webp"], FORMAT_MAX_SIDE["webp"] + 1,
-                     32766, 32767, 32768, MAX_IMAGE_SIDE, MAX_IMAGE_SIDE + 1]),
+                     32766, 32767, 32768, MAX_IMAGE_SIDE, MAX_IMAGE_SIDE + 1, 65535, 65536]),
 )
 BACKGROUNDS = ("green", "#2040ff", "blur", "transparent")
 drawn: list[tuple[str, int, int, int]] = []  # backends, height, width, /matte's status
