@@ -19,11 +19,12 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch(weights: WeightsFile, force: bool = False) -> Path:
-    """Download ``weights`` to its default path (atomically), checking its hash prefix."""
+def fetch(weights: WeightsFile, force: bool = False, directory: Path | None = None) -> Path:
+    """Download ``weights`` into ``directory`` (default: models/) atomically, checking its hash
+    prefix."""
     import requests
 
-    target = weights.default_path
+    target = directory / weights.filename if directory else weights.default_path
     if target.exists() and not force:
         print(f"{target} is already there")
         return target
@@ -53,10 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     fetch_parser = sub.add_parser("fetch", help="download weights into models/")
     fetch_parser.add_argument("which", choices=[*CATALOG, "all"])
     fetch_parser.add_argument("--force", action="store_true", help="download again")
+    fetch_parser.add_argument("--dir", type=Path, help="download here instead of models/ "
+                              "(then point MASKRCNN_WEIGHTS / FBA_WEIGHTS at the files)")
     args = parser.parse_args(argv)
     chosen = list(CATALOG.values()) if args.which == "all" else [CATALOG[args.which]]
     for weights in chosen:
-        fetch(weights, force=args.force)
+        fetch(weights, force=args.force, directory=args.dir)
     return 0
 
 
