@@ -5,7 +5,6 @@ the README's production command, and every setting they pass is one the services
 
 from __future__ import annotations
 
-import copy
 import importlib
 import json
 import re
@@ -23,94 +22,24 @@ from models import CATALOG
 from service_common.gunicorn_base import gunicorn_settings
 from service_common.launcher import ROOT
 from service_common.settings import Settings
+from tests.manifests import (
+    DEPLOY,
+    KUSTOMIZATIONS,
+    RENDERED,
+    app_module,
+    by_kind,
+    containers,
+    environment,
+    keyed,
+    serving,
+)
 
-DEPLOY = ROOT / "deploy"
-KUSTOMIZATIONS = {"base": DEPLOY / "base", "gpu": DEPLOY / "overlays" / "gpu"}
 # The oldest Kubernetes the manifests are checked against (autoscaling/v2 and policy/v1 are GA
 # there), and the newest kubernetes-validate ships.
 KUBERNETES_VERSIONS = ("1.25", kubernetes_validate.utils.latest_version())
 WEIGHTS_SETTINGS = {"MASKRCNN_WEIGHTS": CATALOG["maskrcnn"], "FBA_WEIGHTS": CATALOG["fba"]}
 GUNICORN_SETTINGS = {"BIND", "WORKERS"}  # read by service_common/gunicorn_base.py
 
-
-# --- rendering: the parts of kustomize these files use, written out so no binary is needed ---
-
-def json_patch(document: dict, operations: list[dict]) -> None:
-    """Apply RFC 6902 ``add`` and ``replace`` operations to ``document`` in place."""
-    for operation in operations:
-        if operation["op"] not in ("add", "replace"):
-            raise NotImplementedError(f"JSON patch op {operation['op']!r}")
-        *parents, last = [part.replace("~1", "/").replace("~0", "~")
-                          for part in operation["path"].split("/")[1:]]
-        node = document
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        value = copy.deepcopy(operation["value"])
-        if isinstance(node, list) and last == "-":
-            node.append(value)
-        elif isinstance(node, list) and operation["op"] == "add":
-            node.insert(int(last), value)
-        elif isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
-
-
-def containers(document: dict) -> list[dict]:
-    """Every container and init container of a Deployment (none for other kinds)."""
-    if document["kind"] != "Deployment":
-        return []
-    pod = document["spec"]["template"]["spec"]
-    return pod.get("initContainers", []) + pod["containers"]
-
-
-def set_images(documents: list[dict], images: list[dict]) -> None:
-    """kustomize's ``images``: a new name and/or tag for each container image named."""
-    for rule in images:
-        if set(rule) - {"name", "newName", "newTag"}:
-            raise NotImplementedError(f"images entry {rule}")
-        for container in (c for d in documents for c in containers(d)):
-            name, _, tag = container["image"].partition(":")
-            if name == rule["name"]:
-                container["image"] = f"{rule.get('newName', name)}:{rule.get('newTag', tag)}"
-
-
-def render(directory: Path) -> list[dict]:
-    """What ``kubectl kustomize DIRECTORY`` makes of these kustomizations: ``resources`` (files
-    or kustomizations), ``images``, and JSON patches targeted by kind and name."""
-    spec = yaml.safe_load((directory / "kustomization.yaml").read_text())
-    unknown = set(spec) - {"apiVersion", "kind", "resources", "images", "patches"}
-    if unknown:
-        raise NotImplementedError(f"{directory}: kustomization fields {unknown}")
-    documents: list[dict] = []
-    for entry in spec.get("resources", []):
-        path = (directory / entry).resolve()
-        documents += render(path) if path.is_dir() else [
-            d for d in yaml.safe_load_all(path.read_text()) if d]
-    set_images(documents, spec.get("images", []))
-    for patch in spec.get("patches", []):
-        if set(patch["target"]) - {"kind", "name"}:
-            raise NotImplementedError(f"patch target {patch['target']}")
-        operations = yaml.safe_load((directory / patch["path"]).read_text())
-        for document in documents:
-            if all(document[k] == v if k == "kind" else document["metadata"][k] == v
-                   for k, v in patch["target"].items()):
-                json_patch(document, operations)
-    return documents
-
-
-def by_kind(documents: list[dict], kind: str) -> list[dict]:
-    return [d for d in documents if d["kind"] == kind]
-
-
-def keyed(documents: list[dict]) -> dict[tuple[str, str], dict]:
-    return {(d["kind"], d["metadata"]["name"]): d for d in documents}
-
-
-RENDERED = {name: render(path) for name, path in KUSTOMIZATIONS.items()}
-
-
-# --- what the code says ---
 
 def readme_commands() -> dict[str, list[str]]:
     """The README's production commands (section "Production serving"), keyed by the app module
@@ -126,21 +55,6 @@ def readme_commands() -> dict[str, list[str]]:
     return commands
 
 
-def app_module(container: dict) -> str:
-    """The package a gunicorn container serves: ``segmentation_api`` or ``matting_api``."""
-    return container["command"][-1].split(":")[0]
-
-
-def environment(container: dict) -> dict[str, dict]:
-    return {e["name"]: e for e in container.get("env", [])}
-
-
-def serving(documents: list[dict]) -> list[tuple[dict, dict]]:
-    """(Deployment, its serving container) for each Deployment."""
-    return [(d, d["spec"]["template"]["spec"]["containers"][0])
-            for d in by_kind(documents, "Deployment")]
-
-
 @pytest.fixture(scope="module")
 def routes() -> dict[str, set[str]]:
     """The GET routes of each app, built by its own factory with the embedded backends."""
@@ -152,8 +66,6 @@ def routes() -> dict[str, set[str]]:
                          if "GET" in rule.methods}
     return found
 
-
-# --- the tests ---
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
@@ -185,7 +97,7 @@ def test_each_service_is_a_deployment_a_service_an_autoscaler_and_a_budget(kusto
         kinds = keyed(documents)
         service = kinds["Service", name]
         assert service["spec"]["selector"].items() <= pod_labels.items()
-        port = next(p for p in service["spec"]["ports"])
+        port = service["spec"]["ports"][0]
         assert port["targetPort"] in {p["name"] for p in container["ports"]}
         assert kinds["HorizontalPodAutoscaler", name]["spec"]["scaleTargetRef"]["name"] == name
         assert "replicas" not in deployment["spec"], "the autoscaler owns the replica count"
