@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,16 +44,22 @@ events_logger = "file"
 """
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")  # the machine's trusted certificates
 READY_TIMEOUT = 180  # seconds for both services to load their models
+# Pods and image tags are podman-wide: names of this run's own let runs from other checkouts on
+# the same machine go on at once.
+RUN = f"test{os.getpid()}"
 
 
-def local_pods(documents: list[dict]) -> list[dict]:
-    """The Deployments as podman runs them here (see the module's docstring)."""
+def local_pods(documents: list[dict], image: str) -> list[dict]:
+    """The Deployments as podman runs them here (see the module's docstring), named for this
+    run and running ``image``."""
     deployments = [copy.deepcopy(d) for d in documents if d["kind"] == "Deployment"]
     for deployment in deployments:
+        deployment["metadata"]["name"] += f"-{RUN}"
         pod = deployment["spec"]["template"]["spec"]
         pod.pop("initContainers")
         pod.pop("volumes")
         for container in pod["containers"]:
+            container["image"] = image
             container.pop("ports")
             container.pop("volumeMounts")
             env = environment(container)
@@ -88,11 +95,12 @@ def podman_env(tmp_path_factory) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def image(podman_env, tmp_path_factory) -> str:
+def image(podman_env, tmp_path_factory) -> Iterator[str]:
     """The services' image, built from deploy/Containerfile on the local base image (made
-    first when missing). Built layers are cached by podman: a rebuild after a code change only
-    copies the code."""
+    first when missing) and tagged for this run. Built layers are cached by podman: a rebuild
+    after a code change only copies the code."""
     name = next(c["image"] for d in RENDERED["base"] for c in containers(d))
+    name = f"localhost/{name.split(':')[0]}:{RUN}"
     if podman("image", "exists", BASE_IMAGE, env=podman_env, timeout=60,
               check=False).returncode != 0:
         subprocess.run([ROOT / "deploy" / "local-base-image.sh", BASE_IMAGE], env=podman_env,
@@ -108,12 +116,16 @@ def image(podman_env, tmp_path_factory) -> str:
     podman("build", "--network", "host", *trust, "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
            "--build-arg", "TORCH_INDEX=", "-f", str(ROOT / "deploy" / "Containerfile"),
            "-t", name, str(ROOT), env=podman_env, timeout=1800)
-    return name
+    yield name
+    podman("untag", name, env=podman_env, timeout=60, check=False)
 
 
 def drive(pods: Path, photo: Path) -> dict:
     """Inside a fresh network namespace: play the pods, wait until the matting service is ready,
     send it a photo, note what the containers run as, and take the pods down again."""
+    names = [f"{d['metadata']['name']}-pod-0-{c['name']}"  # podman's names for the containers
+             for d in yaml.safe_load_all(pods.read_text())
+             for c in d["spec"]["template"]["spec"]["containers"]]
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     started = time.monotonic()
     subprocess.run(["podman", "kube", "play", "--network", "host", str(pods)], check=True,
@@ -129,7 +141,7 @@ def drive(pods: Path, photo: Path) -> dict:
             answer = requests.post("http://127.0.0.1:5000/matte", files={"image": handle},
                                    timeout=120)
         identity = {}
-        for name in ("segmentation-pod-0-segmentation", "matting-pod-0-matting"):
+        for name in names:
             identity[name] = subprocess.run(
                 ["podman", "exec", name, "sh", "-c", "id -u; echo $THREADS"],
                 capture_output=True, text=True, timeout=60).stdout.split()
@@ -143,7 +155,7 @@ def drive(pods: Path, photo: Path) -> dict:
 
 def test_the_manifests_pods_serve_a_photo(image, podman_env, tmp_path):
     pods = tmp_path / "pods.yaml"
-    pods.write_text(yaml.safe_dump_all(local_pods(RENDERED["base"])))
+    pods.write_text(yaml.safe_dump_all(local_pods(RENDERED["base"], image)))
     try:
         run = subprocess.run(["unshare", "--net", "--fork", sys.executable, "-m",
                               "tests.test_container", str(pods),
@@ -159,12 +171,12 @@ def test_the_manifests_pods_serve_a_photo(image, podman_env, tmp_path):
     assert (result["status"], result["type"]) == (200, "image/png")
     assert (result["segmenter"], result["matter"]) == ("selfie", "closed-form")
     for deployment, container in serving(RENDERED["base"]):
-        uid, threads = result["identity"][f"{deployment['metadata']['name']}-pod-0-"
+        uid, threads = result["identity"][f"{deployment['metadata']['name']}-{RUN}-pod-0-"
                                           f"{container['name']}"]
         assert int(uid) == deployment["spec"]["template"]["spec"]["securityContext"]["runAsUser"]
         assert threads == container["resources"]["requests"]["cpu"]
     left = podman("ps", "-a", "--format", "{{.Names}}", env=podman_env, timeout=60).stdout
-    assert not [n for n in left.split() if n.startswith(("segmentation-pod", "matting-pod"))]
+    assert not [name for name in left.split() if RUN in name]
 
 
 if __name__ == "__main__":
