@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from service_common.launcher import ROOT
+from testing.launcher import ROOT
 
 DEPLOY = ROOT / "deploy"
 KUSTOMIZATIONS = {"base": DEPLOY / "base", "gpu": DEPLOY / "overlays" / "gpu"}

@@ -26,7 +26,7 @@ import pytest
 import requests
 import yaml
 
-from service_common.launcher import ROOT
+from testing.launcher import ROOT
 from tests.manifests import RENDERED, containers, environment, serving
 
 pytestmark = pytest.mark.slow

@@ -18,10 +18,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from background_replacement.settings import Settings
 from models import CATALOG
 from service_common.gunicorn_base import gunicorn_settings
-from service_common.launcher import ROOT
-from service_common.settings import Settings
+from testing.launcher import ROOT
 from tests.manifests import (
     DEPLOY,
     KUSTOMIZATIONS,
