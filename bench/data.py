@@ -10,7 +10,12 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-PORTRAITS = ROOT.parent / "shared" / "data" / "portraits-dev"
+DATA = ROOT.parent / "shared" / "data"
+PORTRAITS = DATA / "portraits-dev"
+# Beyond this many pixels from a mask's edge a pixel is surely inside or surely outside.
+HAZE_MARGIN = 10
+HAZE_OUTSIDE = 25 / 255  # alpha above this, surely outside the person: background haze
+HAZE_INSIDE = 230 / 255  # alpha below this, surely inside: the person partly see-through
 
 
 def portraits(folder: Path = PORTRAITS) -> Iterator[tuple[str, Path, np.ndarray]]:
@@ -53,3 +58,33 @@ def boundary_f_score(predicted: np.ndarray, truth: np.ndarray, tolerance: int = 
     precision = np.count_nonzero(edge_p & near_t) / np.count_nonzero(edge_p)
     recall = np.count_nonzero(edge_t & near_p) / np.count_nonzero(edge_t)
     return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def sure_regions(truth: np.ndarray, margin: int = HAZE_MARGIN) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks of the pixels more than ``margin`` pixels outside and inside ``truth``."""
+    person = truth.astype(np.uint8)
+    outside = cv2.distanceTransform(1 - person, cv2.DIST_L2, 5) > margin
+    inside = cv2.distanceTransform(person, cv2.DIST_L2, 5) > margin
+    return outside, inside
+
+
+def alpha_scores(alpha: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """IoU and boundary F of ``alpha ≥ 0.5`` against a binary mask, and the haze counts: pixels
+    surely outside with alpha above ``HAZE_OUTSIDE``, surely inside with alpha below
+    ``HAZE_INSIDE``, and how many pixels each region has (haze shares pool these counts)."""
+    predicted = alpha >= 0.5
+    outside, inside = sure_regions(truth)
+    return {"iou": iou(predicted, truth), "boundary_f": boundary_f_score(predicted, truth),
+            "outside_hazy": int(np.count_nonzero(outside & (alpha > HAZE_OUTSIDE))),
+            "outside": int(np.count_nonzero(outside)),
+            "inside_hazy": int(np.count_nonzero(inside & (alpha < HAZE_INSIDE))),
+            "inside": int(np.count_nonzero(inside))}
+
+
+def summary(scores: list[dict[str, float]]) -> dict[str, float]:
+    """Mean IoU and boundary F over images; haze as the share of all sure pixels of the set."""
+    total = {key: sum(s[key] for s in scores) for key in scores[0]}
+    return {"images": len(scores), "mean_iou": total["iou"] / len(scores),
+            "boundary_f": total["boundary_f"] / len(scores),
+            "exterior_haze": total["outside_hazy"] / max(1, total["outside"]),
+            "interior_haze": total["inside_hazy"] / max(1, total["inside"])}
