@@ -18,13 +18,17 @@ class NumberRange:
 
 # Detection and trimap parameters, named the same in the services and the Python API; their
 # defaults and ranges are declared here once (forms, OpenAPI and ``TrimapParams`` read them).
+# The thresholds and band widths were chosen on portraits-tune (300 photos) with the embedded
+# selfie + closed-form chain (bench/matting_quality.py): the selfie models' probability spills
+# past the person, so the band sits above 0.5, and a narrower band leaves closed-form less
+# room to spread alpha over the background.
 TRIMAP_PARAMETERS: dict[str, NumberRange] = {
     "score_threshold": NumberRange(0.6, 0.0, 1.0),
-    "fg_threshold": NumberRange(0.9, 0.0, 1.0),
-    "bg_threshold": NumberRange(0.1, 0.0, 1.0),
+    "fg_threshold": NumberRange(0.8, 0.0, 1.0),
+    "bg_threshold": NumberRange(0.4, 0.0, 1.0),
     "kernel_size": NumberRange(5, 1, 51, integer=True),
-    "erode_iterations": NumberRange(10, 0, 50, integer=True),
-    "dilate_iterations": NumberRange(10, 0, 50, integer=True),
+    "erode_iterations": NumberRange(5, 0, 50, integer=True),
+    "dilate_iterations": NumberRange(5, 0, 50, integer=True),
 }
 
 

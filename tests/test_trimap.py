@@ -1,12 +1,16 @@
-"""Invariants of the pure trimap function, on made probability maps."""
+"""The pure trimap function: invariants on made probability maps, its defaults on real portraits."""
 
 import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
+from background_replacement.segmenters.selfie import SelfieSegmenter
 from background_replacement.trimap import BACKGROUND, FOREGROUND, UNKNOWN, make_trimap
+from bench.data import portraits
+from tests.conftest import shared_data
 
 
 def soft_disc(size: int = 160, radius: float = 45.0, softness: float = 6.0) -> np.ndarray:
@@ -27,8 +31,8 @@ def random_map(seed: int, size: int = 96) -> np.ndarray:
 @settings(max_examples=60, deadline=None)
 def test_values_and_threshold_invariants(seed, erode, dilate, kernel):
     probability = random_map(seed)
-    trimap = make_trimap(probability, kernel_size=kernel, erode_iterations=erode,
-                         dilate_iterations=dilate)
+    trimap = make_trimap(probability, fg_threshold=0.9, bg_threshold=0.1, kernel_size=kernel,
+                         erode_iterations=erode, dilate_iterations=dilate)
     assert trimap.dtype == np.uint8 and trimap.shape == probability.shape
     assert set(np.unique(trimap)) <= {BACKGROUND, UNKNOWN, FOREGROUND}
     # Foreground only where the probability reaches 0.9.
@@ -80,3 +84,22 @@ def test_impossible_parameters_raise(kwargs):
 def test_rejects_colour_input():
     with pytest.raises(ValueError):
         make_trimap(np.zeros((10, 10, 3), np.float32))
+
+
+def test_default_band_on_real_portraits():
+    """On the 20 real portraits of portraits-dev, the default trimap's sure regions agree with
+    the hand-labelled masks, averaged over the photos: under 0.5 % of the sure foreground lies
+    outside the person (measured: 0.17 %), under 3 % of the sure background inside it (1.7 %,
+    mostly two photos where the selfie models miss the body), and the unknown band covers under
+    12 % of the picture (9.5 %)."""
+    segmenter = SelfieSegmenter()
+    wrong_fg, wrong_bg, band = [], [], []
+    for _, image_path, truth in portraits(shared_data("portraits-dev")):
+        rgb = np.asarray(Image.open(image_path).convert("RGB"))
+        trimap = make_trimap(segmenter.segment(rgb, score_threshold=0.6).probability)
+        wrong_fg.append(np.mean(~truth[trimap == FOREGROUND]))
+        wrong_bg.append(np.mean(truth[trimap == BACKGROUND]))
+        band.append(np.mean(trimap == UNKNOWN))
+    assert np.mean(wrong_fg) < 0.005
+    assert np.mean(wrong_bg) < 0.03
+    assert np.mean(band) < 0.12
