@@ -11,7 +11,9 @@ from PIL import Image
 
 from background_replacement.backgrounds import BACKGROUNDS_DIR
 from background_replacement.compositing import cover
+from bench.data import alpha_scores, portraits, summary
 from testing.launcher import ROOT
+from tests.conftest import shared_data
 
 pytestmark = pytest.mark.slow
 
@@ -205,3 +207,20 @@ def test_segmentation_down_is_503_then_recovers(start_service, astronaut_png):
     finally:
         matting.stop()
         segmentation.stop()
+
+
+# Floors of the default embedded chain through /matte on portraits-dev (20 photos): the
+# straightforward pipeline's figures measured in the same bench run (bench/matting_quality.py),
+# which the project must not fall below.
+DEV_FLOORS = {"mean_iou": 0.9619, "boundary_f": 0.6767}
+
+
+def test_portraits_dev_quality_floors(matting_service):
+    scores = []
+    for _, image_path, truth in portraits(shared_data("portraits-dev")):
+        alpha = decoded(matte(matting_service, image_path.read_bytes(), output="alpha"))
+        scores.append(alpha_scores(alpha / 255.0, truth))
+    result = summary(scores)
+    assert result["images"] == 20
+    for name, floor in DEV_FLOORS.items():
+        assert result[name] >= floor, (name, result)
