@@ -32,7 +32,7 @@ class Settings:
     maskrcnn_min_size: int = 320  # shorter side the detector sees (its masks are 28×28)
     maskrcnn_max_size: int = 576
     maskrcnn_proposals: int = 300  # region proposals the box head scores (torchvision: 1000)
-    closed_form_max_unknown: int = 60_000  # above this, closed-form alpha is solved smaller
+    closed_form_max_unknown: int = 40_000  # above this, closed-form alpha is solved smaller
     fba_max_pixels: int = 250_000  # above this, FBA runs smaller (0: always at full size)
     max_upload_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 40_000_000

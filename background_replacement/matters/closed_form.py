@@ -22,8 +22,10 @@ CONTEXT_MARGIN = 16
 # (bench/matting_quality.py): larger values smooth alpha across faint colour differences, which
 # suits portraits' soft backgrounds; 1e-7 → 3e-5 raised boundary F by about 0.02.
 EPSILON = 3e-5
-# The solve's cost grows with its unknown pixels; above this many it runs at reduced size.
-DEFAULT_MAX_UNKNOWN = 60_000
+# The solve's cost grows with its unknown pixels; above this many it runs at reduced size. With
+# the narrower default band, 40 000 keeps a 720p photo's solve as fast as 60 000 did with the
+# old band; on portraits-tune it costs 0.0002 mean IoU and 0.0035 boundary F.
+DEFAULT_MAX_UNKNOWN = 40_000
 
 
 class ClosedFormMatter:
