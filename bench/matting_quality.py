@@ -188,7 +188,8 @@ def main() -> None:
                              "process")
     parser.add_argument("--server", help="with --http: a running matting service")
     parser.add_argument("--cache", type=Path,
-                        help="keep the straightforward pipeline's alphas here between runs")
+                        help="keep the straightforward pipeline's alphas here between runs (8-bit "
+                             "PNGs, as /matte answers alpha)")
     parser.add_argument("--json", type=Path, default=ROOT / "out" / "matting_quality.json")
     parser.add_argument("--sheet", type=Path, default=ROOT / "out" / "matting_quality_worst.png")
     args = parser.parse_args()
