@@ -73,6 +73,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     token = session.config.stash.get(_token, None)
     if token is None:
         return
+    # A second SIGTERM must not cut the clean-up short (it takes a few seconds at most).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     leftovers = started_by(token)
     deadline = time.monotonic() + 3  # a process told to stop a moment ago may still be exiting
     while leftovers and time.monotonic() < deadline:
