@@ -12,6 +12,7 @@ from PIL import Image
 from background_replacement.backgrounds import BACKGROUNDS_DIR
 from background_replacement.compositing import cover
 from bench.data import alpha_scores, portraits, summary
+from service_common.images import MAX_IMAGE_SIDE
 from testing.launcher import ROOT
 from tests.conftest import shared_data
 
@@ -150,8 +151,8 @@ def test_a_named_background_as_matte_draws_it(matting_service, astronaut_png):
     assert empty.status_code == 200, empty.text
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(empty.content))), pixels)
     for params, status in (({"width": 64}, 400), ({"width": 0, "height": 5}, 400),
-                           ({"width": 70000, "height": 1}, 400),
-                           ({"width": 65535, "height": 65535}, 413)):
+                           ({"width": MAX_IMAGE_SIDE + 1, "height": 1}, 400),
+                           ({"width": MAX_IMAGE_SIDE, "height": MAX_IMAGE_SIDE}, 413)):
         assert requests.get(url, params=params, timeout=10).status_code == status, params
     assert requests.get(matting_service.url + "/backgrounds/nosuch", timeout=10).json()[
         "error"]["code"] == "unknown_background"
