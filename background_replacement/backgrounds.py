@@ -107,8 +107,10 @@ def parse_colour(text: str) -> tuple[int, int, int] | None:
             raise ValueError(f"{text[:60]!r} is not a colour of the form #rrggbb")
         digits = text[1:] if len(text) == 7 else "".join(2 * d for d in text[1:])
         return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
-    hex_value = ImageColor.colormap.get(text.lower())
-    return parse_colour(hex_value) if isinstance(hex_value, str) else None
+    name = text.lower()
+    # Pillow's colour table caches the tuples it computes in place of their hex strings, so it
+    # is asked through getrgb, never read as text.
+    return ImageColor.getrgb(name)[:3] if name in ImageColor.colormap else None
 
 
 def file_named(spec: str) -> Path | None:

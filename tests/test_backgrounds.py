@@ -53,6 +53,16 @@ def test_each_kind_parses_and_draws_itself_at_the_mattes_size():
                    for spec in ("green", "#000", "blur", "white"))
 
 
+def test_colour_names_survive_pillows_own_lookups():
+    """Pillow replaces a name's hex text by the tuple it computed once asked; the grammar must
+    read the name the same before and after (remove.bg's bg_color asks Pillow first)."""
+    from PIL import ImageColor
+
+    before = parse_colour("teal")
+    ImageColor.getrgb("teal")
+    assert parse_colour("teal") == before == (0, 128, 128)
+
+
 def test_a_named_background_wins_over_the_css_colour_of_that_name():
     assert isinstance(parse_background("green", LIBRARY), Picture)
     assert parse_background("green", {}) == Colour((0, 128, 0), "green")

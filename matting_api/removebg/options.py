@@ -9,8 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from PIL import ImageColor
-
+from background_replacement.backgrounds import parse_colour
 from matting_api.removebg.geometry import NO_MARGINS, Length, Margins
 from service_common.errors import ApiError
 
@@ -80,19 +79,22 @@ def parse_flag(fields: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 def parse_bg_color(text: str) -> tuple[int, int, int, int]:
-    """A hex colour of 3, 4, 6 or 8 digits (``#`` optional) or a CSS colour name → RGBA;
-    raises ``ValueError``."""
+    """A hex colour of 3, 4, 6 or 8 digits (``#`` optional; the 4th and 8th give alpha) or a CSS
+    colour name → RGBA; raises ``ValueError``. The colour itself is read by the core's grammar."""
     text = text.strip()
+    alpha = 255
     match = _HEX.match(text)
     if match:
         digits = match.group(1)
-        if len(digits) <= 4:
-            digits = "".join(2 * d for d in digits)
-        rgba = [int(digits[i:i + 2], 16) for i in range(0, len(digits), 2)]
-        return (*rgba[:3], rgba[3] if len(rgba) == 4 else 255)  # type: ignore[return-value]
-    if not text.isalpha():
+        if len(digits) in (4, 8):  # the last digit or pair is alpha
+            step = len(digits) // 4
+            alpha = int(digits[-step:] * (2 // step), 16)
+            digits = digits[:-step]
+        text = "#" + digits
+    colour = parse_colour(text) if text else None
+    if colour is None:
         raise ValueError(f"{text[:40]!r} is neither a hex colour nor a colour name")
-    return ImageColor.getcolor(text.lower(), "RGBA")  # type: ignore[return-value]
+    return (*colour, alpha)
 
 
 def parse_length(token: str) -> Length:
