@@ -29,12 +29,11 @@ from matting_api.removebg.routes import bp as removebg_bp
 from matting_api.segmentation_client import SegmentationClient
 from matting_api.web import bp as web_bp
 from service_common.errors import ApiError
-from service_common.http import add_common_routes, configure_app, read_upload
+from service_common.http import add_common_routes, configure_app, decode_upload, read_upload
 from service_common.images import (
     ENCODE_FORMATS,
     MAX_IMAGE_SIDE,
     check_encodable,
-    decode_image,
     encode_image,
     mimetype,
 )
@@ -54,17 +53,11 @@ def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
     return value
 
 
-def _decode(data: bytes, field: str):
-    settings: Settings = current_app.extensions["settings"]
-    return decode_image(data, max_bytes=settings.max_upload_bytes,
-                        max_pixels=settings.max_image_pixels, field=field)
-
-
 def _uploaded_trimap(shape: tuple[int, int]) -> np.ndarray | None:
     data = read_upload("trimap", required=False)
     if data is None:
         return None
-    trimap = _decode(data, "trimap").rgb[:, :, 0]
+    trimap = decode_upload(data, "trimap").rgb[:, :, 0]
     if trimap.shape != shape:
         raise ApiError(400, "bad_trimap", f"The trimap is {trimap.shape[1]}×{trimap.shape[0]}; "
                        f"the image is {shape[1]}×{shape[0]}.")
@@ -77,11 +70,11 @@ def _parse_job() -> tuple[MatteJob, str]:
     if_no_person = _choice("if_no_person", NO_PERSON_CHOICES, "error")
     params = trimap_params(request.form)
     image_bytes = read_upload("image")
-    image = _decode(image_bytes, "image")
+    image = decode_upload(image_bytes, "image")
     check_encodable(*image.rgb.shape[:2], fmt)
     background_upload = request.files.get("background")
     if background_upload:
-        background = Picture(_decode(background_upload.read(), "background").rgb, "upload")
+        background = Picture(decode_upload(background_upload.read(), "background").rgb, "upload")
     else:
         try:
             background = parse_background(request.form.get("background"),

@@ -16,8 +16,8 @@ from background_replacement.settings import Settings
 from background_replacement.timing import StageTimer
 from segmentation_api.openapi import openapi_document
 from service_common.errors import ApiError
-from service_common.http import add_common_routes, configure_app, read_upload
-from service_common.images import decode_image, encode_image
+from service_common.http import add_common_routes, configure_app, decode_upload, read_upload
+from service_common.images import encode_image
 from service_common.memory import limit_malloc_arenas
 from service_common.params import form_flag, trimap_params
 
@@ -31,13 +31,11 @@ def _segmenter() -> PersonSegmenter:
 
 
 def _run(timer: StageTimer) -> TrimapResult:
-    settings: Settings = current_app.extensions["settings"]
     data = read_upload("image")
     params = trimap_params(request.form)
     allow_empty = form_flag(request.form, "allow_empty")
     with timer.stage("decode"):
-        image = decode_image(data, max_bytes=settings.max_upload_bytes,
-                             max_pixels=settings.max_image_pixels)
+        image = decode_upload(data)
     result = segment_to_trimap(_segmenter(), image.rgb, params, timer)
     if result.people == 0 and not allow_empty:
         raise ApiError(422, "no_person", "No person was found in the image "

@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from flask import Blueprint, Flask, g, jsonify, request
+from flask import Blueprint, Flask, current_app, g, jsonify, request
 
 from background_replacement.settings import Settings
 from service_common.api_keys import load_keys, require_api_keys
 from service_common.errors import ApiError, error_response, register_error_handlers
+from service_common.images import DecodedImage, decode_image
 from service_common.memory import release_free_memory
 
 # Room for the form fields beside the largest accepted upload(s).
@@ -83,6 +84,13 @@ def limit_in_flight(app: Flask, limit: int, retry_after: int, queue_timeout: flo
             slots.release()
             if idle:
                 release_free_memory()
+
+
+def decode_upload(data: bytes, field: str = "image") -> DecodedImage:
+    """``decode_image`` under this service's upload limits (bytes and pixels)."""
+    settings = current_app.extensions["settings"]
+    return decode_image(data, max_bytes=settings.max_upload_bytes,
+                        max_pixels=settings.max_image_pixels, field=field)
 
 
 def read_upload(name: str, *, required: bool = True) -> bytes | None:

@@ -25,7 +25,8 @@ from matting_api.removebg.render import (
     shrink,
 )
 from service_common.errors import ApiError, register_error_body
-from service_common.images import DecodedImage, decode_image, encode_image
+from service_common.http import decode_upload
+from service_common.images import encode_image
 
 bp = Blueprint("removebg", __name__, url_prefix="/v1.0")
 
@@ -95,12 +96,6 @@ def _image_bytes(fields: Mapping[str, str]) -> bytes:
             from None
 
 
-def _decode(data: bytes, field: str) -> DecodedImage:
-    settings: Settings = current_app.extensions["settings"]
-    return decode_image(data, max_bytes=settings.max_upload_bytes,
-                        max_pixels=settings.max_image_pixels, field=field)
-
-
 def _parse_job() -> RemoveBgJob:
     fields = _fields()
     options: RemoveBgOptions = parse_options(fields)
@@ -108,11 +103,11 @@ def _parse_job() -> RemoveBgJob:
     if background_bytes is not None and options.bg_color is not None:
         raise ApiError(400, "multiple_bg_sources", "Send either bg_color or bg_image_file.")
     image_bytes = _image_bytes(fields)
-    upload = _decode(image_bytes, "image_file")
+    upload = decode_upload(image_bytes, "image_file")
     height, width = upload.rgb.shape[:2]
     max_pixels = None if options.max_megapixels is None else options.max_megapixels * 1e6
     image = shrink(upload, *capped_size(width, height, max_pixels))
-    background = None if background_bytes is None else _decode(background_bytes,
+    background = None if background_bytes is None else decode_upload(background_bytes,
                                                                 "bg_image_file").rgb
     # The segmentation service gets what it is to segment: the shrunk picture, re-encoded.
     sent = image_bytes if image is upload else encode_image(image.rgb, "png")
