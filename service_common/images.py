@@ -44,11 +44,12 @@ Image.MAX_IMAGE_PIXELS = None
 ENCODE_FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"),
                   "webp": ("WEBP", "image/webp")}
 
-# The largest side any upload may have: libjpeg's, so every accepted image can also be answered
-# as JPEG; the pixel limit (MAX_IMAGE_PIXELS) applies as well.
-MAX_IMAGE_SIDE = 65500
-# The largest side each output format can hold.
-FORMAT_MAX_SIDE = {"png": MAX_IMAGE_SIDE, "jpeg": 65500, "webp": 16383}
+# The largest side each output format can hold (libjpeg's and libwebp's limits; PNG's is far
+# above any side accepted).
+FORMAT_MAX_SIDE = {"png": 2**31 - 1, "jpeg": 65500, "webp": 16383}
+# The largest side any upload may have: JPEG's, so every accepted image can also be answered as
+# JPEG; the pixel limit (MAX_IMAGE_PIXELS) applies as well.
+MAX_IMAGE_SIDE = FORMAT_MAX_SIDE["jpeg"]
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,7 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int,
                        f"{MAX_IMAGE_SIDE} pixels.")
     source_format = (image.format or "unknown").lower()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            photo = photo_from_pil(image)
+        photo = photo_from_pil(image)  # it silences Pillow's warnings itself
     except Exception as exc:
         raise ApiError(400, "corrupt_image",
                        f"The '{field}' image is truncated or corrupt: {exc}.") from None

@@ -20,13 +20,14 @@ from matting_api.removebg.geometry import Box, GeometryError, foreground_box, la
 from matting_api.removebg.options import RemoveBgOptions
 from matting_api.segmentation_client import SegmentationClient
 from service_common.errors import ApiError
-from service_common.images import DecodedImage, check_encodable, encode_image
+from service_common.images import DecodedImage, check_encodable, encode_image, mimetype
 
 # What the zip answer holds, by remove.bg's names: the colours and the matte.
 ZIP_COLOUR, ZIP_ALPHA = "color.jpg", "alpha.png"
-MIMETYPES = {"png": "image/png", "jpg": "image/jpeg", "zip": "application/zip"}
 JPEG_BACKDROP = (255, 255, 255)  # what transparent regions become in a JPEG
-_ENCODE_NAMES = {"png": "png", "jpg": "jpeg"}
+_ENCODE_NAMES = {"png": "png", "jpg": "jpeg"}  # remove.bg's format names → the encoder's
+MIMETYPES = {name: mimetype(fmt) for name, fmt in _ENCODE_NAMES.items()} | {
+    "zip": "application/zip"}
 
 
 @dataclass(frozen=True)
