@@ -31,14 +31,26 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def proc_stat(pid: int | str) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state first, then ppid, pgrp,
+    …, utime at 11, stime at 12), or None when the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def running(pid: int | str) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    fields = proc_stat(pid)
+    return fields is not None and fields[0] != "Z"
+
+
 def group_alive(group: int) -> bool:
     """Whether any process of process group ``group`` is still running (zombies do not count)."""
-    for status in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = status.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == group and fields[0] != "Z":
+    for entry in Path("/proc").glob("[0-9]*"):
+        fields = proc_stat(entry.name)
+        if fields is not None and int(fields[2]) == group and fields[0] != "Z":
             return True
     return False
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from testing.launcher import running
+
 TEST_RUN_MARKER = "BGREPLACE_TEST_RUN"
 _token = pytest.StashKey[str]()
 
@@ -31,7 +33,7 @@ def started_by(token: str) -> dict[int, str]:
         try:
             if needle not in (entry / "environ").read_bytes().split(b"\0"):
                 continue
-            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            if not running(entry.name):
                 continue
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:  # gone meanwhile
@@ -54,7 +56,7 @@ def _stop(pids: list[int]) -> None:
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in pids):
+        while time.monotonic() < deadline and any(map(running, pids)):
             time.sleep(0.05)
 
 

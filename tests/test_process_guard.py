@@ -9,7 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from testing.launcher import ROOT
+from testing.launcher import ROOT, running
 
 INNER_TEST = """
 import subprocess
@@ -35,27 +35,19 @@ def run_inner(tmp_path: Path, *, stop: bool) -> tuple[subprocess.CompletedProces
     return done, int((tmp_path / "sleeper.pid").read_text())
 
 
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_a_process_left_running_fails_the_run_and_is_stopped(tmp_path):
     done, pid = run_inner(tmp_path, stop=False)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "1 passed" in done.stdout  # the test itself passed: the guard failed the run
     assert f"pid {pid}: sleep 600" in done.stdout
     deadline = time.monotonic() + 5
-    while alive(pid) and time.monotonic() < deadline:
+    while running(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not alive(pid)
+    assert not running(pid)
 
 
 def test_a_run_that_stops_what_it_started_passes(tmp_path):
     done, pid = run_inner(tmp_path, stop=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "still running" not in done.stdout
-    assert not alive(pid)
+    assert not running(pid)

@@ -11,7 +11,6 @@ import resource
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +20,7 @@ from PIL import Image
 
 from background_replacement.compositing import cover
 from background_replacement.segmenters.maskrcnn import build_maskrcnn
+from testing.launcher import proc_stat
 from tests.hostile import encoded
 
 pytestmark = pytest.mark.slow
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = proc_stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
