@@ -67,20 +67,17 @@ def straightforward_pipeline() -> Pipeline:
 
 
 def project_in_process() -> Pipeline:
-    """The default embedded backends, through the functions the two services call."""
+    """The default embedded backends through the core's Python API (the services' functions);
+    alpha comes back in 8 bits, as /matte answers it."""
+    from background_replacement import BackgroundReplacer
     from background_replacement.device import configure_threads
-    from background_replacement.matters import load_matter
-    from background_replacement.pipeline import segment_to_trimap
-    from background_replacement.segmenters import load_segmenter
-    from background_replacement.settings import Settings
 
-    settings = Settings.load({"segmenter": "selfie", "matter": "closed-form"})
-    segmenter, matter = load_segmenter(settings), load_matter(settings)
-    configure_threads(settings.threads)
+    replacer = BackgroundReplacer({"segmenter": "selfie", "matter": "closed-form"})
+    configure_threads(replacer.settings.threads)
 
     def run(_: bytes, rgb: np.ndarray) -> np.ndarray:
-        trimap = segment_to_trimap(segmenter, rgb).trimap
-        return matter.matte(rgb, trimap).alpha
+        alpha = replacer.replace(rgb, output="alpha", if_no_person="empty")
+        return alpha.astype(np.float32) / 255.0
 
     return run
 
