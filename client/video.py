@@ -36,7 +36,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from background_replacement.backgrounds import DEFAULT_BACKGROUND
 from background_replacement.compositing import composite, to_uint8

@@ -12,17 +12,105 @@ gracefully; if one of them stops, the other is stopped too and the command exits
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 
 
 def gunicorn_command(service: str) -> list[str]:
     """gunicorn serving ``service``'s app factory with the service's config file."""
     return [sys.executable, "-m", "gunicorn", "-c", f"python:{service}.gunicorn_conf",
             f"{service}:create_app()"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# prctl, resolved here rather than in a forked child; Linux only.
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_this_thread() -> None:
+    """A ``preexec_fn``: on Linux the child gets SIGTERM when the thread that started it ends
+    (a notebook kernel killed in the middle of a cell); elsewhere nothing."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _stop_groups(processes: list[subprocess.Popen], timeout: float = 40.0) -> None:
+    """SIGTERM to each process's group at once (gunicorn finishes the requests in progress and
+    stops its workers), SIGKILL to what is left after ``timeout`` seconds."""
+    for process in processes:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(max(0.0, deadline - time.monotonic()))
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/readyz", timeout=2) as answer:
+            return answer.status == 200
+    except OSError:  # refused, reset, timed out, or an HTTP error status
+        return False
+
+
+@contextmanager
+def running_services(env: Mapping[str, str] | None = None,
+                     timeout: float = 180.0) -> Iterator[str]:
+    """Both services under gunicorn on free ports of 127.0.0.1 for the length of a ``with``
+    block, which gets the matting service's URL once it is ready (models loaded, segmentation
+    reachable). ``env`` adds settings (``SEGMENTER``, ``THREADS``, …) to this process's own.
+
+    Leaving the block, also by an exception or Ctrl-C, stops both with their workers: each runs
+    in a process group of its own. On Linux they also get SIGTERM if the thread that started
+    them ends without leaving the block (a notebook kernel that is killed). Their output goes
+    to a temporary log, quoted in the error when they do not start.
+    """
+    segmentation_bind, matting_bind = (f"127.0.0.1:{free_port()}" for _ in range(2))
+    settings = {**os.environ, **(env or {})}
+    processes: list[subprocess.Popen] = []
+    with tempfile.TemporaryFile("w+") as log:
+        try:
+            for service, extra in (
+                    ("segmentation_api", {"BIND": segmentation_bind}),
+                    ("matting_api", {"BIND": matting_bind,
+                                     "SEGMENTATION_URL": f"http://{segmentation_bind}"})):
+                processes.append(subprocess.Popen(
+                    gunicorn_command(service), env={**settings, **extra},
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True, preexec_fn=_die_with_this_thread))
+            url = f"http://{matting_bind}"
+            deadline = time.monotonic() + timeout
+            while not _ready(url):
+                stopped = [process for process in processes if process.poll() is not None]
+                if stopped or time.monotonic() > deadline:
+                    log.seek(0)
+                    reason = f"{stopped[0].args[-1]} exited with {stopped[0].returncode}" \
+                        if stopped else f"the services were not ready within {timeout:.0f} s"
+                    raise RuntimeError(f"{reason}; their log:\n{log.read()[-4000:]}")
+                time.sleep(0.25)
+            yield url
+        finally:
+            _stop_groups(processes)
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:

@@ -14,14 +14,9 @@ from pathlib import Path
 
 import requests
 
+from service_common.serve import free_port
+
 ROOT = Path(__file__).resolve().parent.parent  # the project folder
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def port_in_use(port: int) -> bool:
