@@ -13,12 +13,17 @@ MODELS_DIR = Path(__file__).resolve().parent
 
 @dataclass(frozen=True)
 class WeightsFile:
-    """A published weights file: its name, where it comes from, how to check it, its licence."""
+    """A published weights file: its name, where it comes from, how to check it, its licence.
+
+    ``sha256`` is the file's SHA-256 in hex, whole or as far as it is published (torch.hub's
+    convention: the first 8 digits in the file name); ``sha256_source`` says where it is from.
+    """
 
     key: str
     filename: str
     url: str
-    sha256_prefix: str | None
+    sha256: str
+    sha256_source: str
     licence: str
 
     @property
@@ -36,7 +41,9 @@ MASKRCNN_COCO = WeightsFile(
     key="maskrcnn",
     filename="maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth",
     url="https://download.pytorch.org/models/maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth",
-    sha256_prefix="bf2d0c1e",
+    sha256="bf2d0c1e",
+    sha256_source="the file name, as torchvision publishes it (torch.hub checks this prefix); "
+                  "no whole hash is published",
     licence="torchvision's COCO weights (BSD-3-Clause code; COCO annotations CC BY 4.0)",
 )
 
@@ -46,7 +53,11 @@ FBA = WeightsFile(
     # The file the FBA Matting README links (Google Drive id 1T_oiKDE_biWf2kqexMEN7ObWqtXAzbB1).
     url="https://drive.usercontent.google.com/download"
         "?id=1T_oiKDE_biWf2kqexMEN7ObWqtXAzbB1&export=download&confirm=t",
-    sha256_prefix=None,
+    # The authors publish no hash. This is the Git LFS record of the same file (138,813,960
+    # bytes, the README's "139mb") in the public mirror huggingface.co/leonelhs/FBA-Matting.
+    sha256="f3f8a2b6cefd7200368b6008a712468ed1debc6658693db31b0f719f658a2967",
+    sha256_source="the Git LFS record of a public mirror of the file (huggingface.co, "
+                  "leonelhs/FBA-Matting); its authors publish none",
     licence="non-commercial use only (trained on the Adobe Deep Image Matting dataset)",
 )
 

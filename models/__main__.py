@@ -1,55 +1,53 @@
-"""``python -m models fetch maskrcnn|fba|all``: download weights into models/ and check them."""
+"""``python -m models fetch maskrcnn|fba|all``: download weights into models/ and check them.
+
+Each file comes through torch.hub's verified download: a progress bar, a temporary file beside
+the target, its SHA-256 checked against the catalogue's, and the file put in place only when it
+matches; a failed or interrupted download leaves nothing behind.
+"""
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
 from models import CATALOG, WeightsFile
 
 
-def sha256_of(path: Path) -> str:
-    """The hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+class FetchError(RuntimeError):
+    """A download that failed or did not match its published hash."""
 
 
-def fetch(weights: WeightsFile, force: bool = False, directory: Path | None = None) -> Path:
-    """Download ``weights`` into ``directory`` (default: models/) atomically, checking its hash
-    prefix."""
-    import requests
+def fetch(weights: WeightsFile, force: bool = False, directory: Path | None = None,
+          progress: bool = True) -> Path:
+    """Download ``weights`` into ``directory`` (default: models/); its path. An existing file
+    is kept unless ``force``. Raises ``FetchError`` when the download fails or its hash does
+    not match; nothing is left under the target's name or beside it then."""
+    from torch.hub import download_url_to_file
 
-    target = directory / weights.filename if directory else weights.default_path
+    target = (directory / weights.filename) if directory else weights.default_path
     if target.exists() and not force:
         print(f"{target} is already there")
         return target
-    partial = target.with_suffix(".part")
-    print(f"downloading {weights.filename} ({weights.licence})")
-    with requests.get(weights.url, stream=True, timeout=(10, 120)) as response:
-        response.raise_for_status()
-        if response.headers.get("content-type", "").startswith("text/html"):
-            raise SystemExit(f"{weights.url} answered a web page, not the weights file")
-        with partial.open("wb") as handle:
-            for block in response.iter_content(1 << 20):
-                handle.write(block)
-    if weights.sha256_prefix:
-        digest = sha256_of(partial)
-        if not digest.startswith(weights.sha256_prefix):
-            partial.unlink()
-            raise SystemExit(f"{weights.filename}: sha256 {digest[:16]}… does not start with "
-                             f"{weights.sha256_prefix}; the download is not the published file")
-    partial.replace(target)
-    print(f"saved {target}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    print(f"downloading {weights.filename} ({weights.licence})", file=sys.stderr)
+    try:
+        download_url_to_file(weights.url, str(target), hash_prefix=weights.sha256,
+                             progress=progress)
+    except RuntimeError as exc:  # torch.hub's "invalid hash value (expected …, got …)"
+        raise FetchError(f"{weights.filename} from {weights.url} is not the published file "
+                         f"({exc}; the expected hash is from {weights.sha256_source}); "
+                         "nothing was saved") from exc
+    except OSError as exc:  # refused, HTTP errors (urllib's URLError), a full disk
+        raise FetchError(f"could not download {weights.filename} from {weights.url}: {exc}; "
+                         "nothing was saved") from exc
+    print(f"saved {target} (sha256 checked)")
     return target
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="remove-background-models", description=__doc__)
+    parser = argparse.ArgumentParser(prog="remove-background-models",
+                                     description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     fetch_parser = sub.add_parser("fetch", help="download weights into models/")
     fetch_parser.add_argument("which", choices=[*CATALOG, "all"])
@@ -58,8 +56,15 @@ def main(argv: list[str] | None = None) -> int:
                               "(then point MASKRCNN_WEIGHTS / FBA_WEIGHTS at the files)")
     args = parser.parse_args(argv)
     chosen = list(CATALOG.values()) if args.which == "all" else [CATALOG[args.which]]
-    for weights in chosen:
-        fetch(weights, force=args.force, directory=args.dir)
+    try:
+        for weights in chosen:
+            fetch(weights, force=args.force, directory=args.dir)
+    except FetchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: the file being downloaded was not saved", file=sys.stderr)
+        return 130
     return 0
 
 
