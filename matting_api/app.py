@@ -28,6 +28,7 @@ from matting_api.pipeline import MatteJob, run_matting
 from matting_api.removebg.routes import bp as removebg_bp
 from matting_api.segmentation_client import SegmentationClient
 from matting_api.web import bp as web_bp
+from service_common.docs import bp as docs_bp
 from service_common.errors import ApiError
 from service_common.http import add_common_routes, configure_app, decode_upload, read_upload
 from service_common.images import (
@@ -160,7 +161,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     limit_malloc_arenas()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no /static/ route: nothing is there
     configure_app(app, settings, uploads=3)
     matter = load_matter(settings)
     threads = configure_threads(settings.threads)
@@ -173,6 +174,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(bp)
     app.register_blueprint(removebg_bp)  # remove.bg's API on the same pipeline and limits
     app.register_blueprint(web_bp)  # the page; after the backgrounds, for their thumbnails
+    app.register_blueprint(docs_bp)  # /docs: a viewer of /openapi.json
     log.info("matting service ready with matter %s, %d threads, segmentation at %s",
              matter.name, threads, settings.segmentation_url)
     return app

@@ -12,6 +12,7 @@ from service_common.openapi import (
     HEALTH,
     document,
     error_responses,
+    file_get,
     json_get,
     multipart_body,
     trimap_parameter_properties,
@@ -34,7 +35,7 @@ def _named_background() -> dict[str, Any]:
 
 
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 description of every API route of the matting service."""
+    """The OpenAPI description of every route of the matting service."""
     properties = {
         "image": BINARY_FILE,
         "background": {"oneOf": [
@@ -71,4 +72,11 @@ def openapi_document() -> dict[str, Any]:
         "/readyz": json_get("Models loaded and the segmentation service reachable.", HEALTH,
                             503),
         **removebg_paths(),
+        "/": file_get("The web page: drop a photo, choose a background, download the result.",
+                      ("text/html",)),
+        "/web/{filename}": file_get("The page's script and style sheet.",
+                                    ("text/javascript", "text/css"), 404,
+                                    path_parameters=("filename",)),
+        "/backgrounds/{name}.jpg": file_get("A small JPEG of a named background, for the page.",
+                                            ("image/jpeg",), 404, path_parameters=("name",)),
     })

@@ -15,6 +15,7 @@ from background_replacement.segmenters import PersonSegmenter, load_segmenter
 from background_replacement.settings import Settings
 from background_replacement.timing import StageTimer
 from segmentation_api.openapi import openapi_document
+from service_common.docs import bp as docs_bp
 from service_common.errors import ApiError
 from service_common.http import add_common_routes, configure_app, decode_upload, read_upload
 from service_common.images import encode_image
@@ -85,13 +86,14 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     limit_malloc_arenas()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no /static/ route: nothing is there
     configure_app(app, settings)
     segmenter = load_segmenter(settings)
     threads = configure_threads(settings.threads)
     warm_up(segmenter=segmenter)
     app.extensions["segmenter"] = segmenter
     app.register_blueprint(bp)
+    app.register_blueprint(docs_bp)  # /docs: a viewer of /openapi.json
     log.info("segmentation service ready with segmenter %s, %d threads", segmenter.name,
              threads)
     return app

@@ -33,7 +33,7 @@ def _segment_operation(summary: str, answer: str) -> dict[str, Any]:
 
 
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 description of every route of the segmentation service."""
+    """The OpenAPI description of every route of the segmentation service."""
     return document("Segmentation service", "People in a photo → person probability → trimap.", {
         "/trimap": _segment_operation(
             "The trimap of the people in an image.",

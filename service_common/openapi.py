@@ -1,7 +1,8 @@
-"""Pieces of the OpenAPI 3.1 documents of both services, built from the code's own constants."""
+"""Pieces of the OpenAPI documents of both services, built from the code's own constants."""
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import Any
 
 from background_replacement.params import TRIMAP_PARAMETERS
@@ -59,10 +60,41 @@ def json_get(summary: str, schema: dict[str, Any], *errors: int) -> dict[str, An
         **error_responses(*errors)}}}
 
 
+def file_get(summary: str, mimetypes: tuple[str, ...], *errors: int,
+             path_parameters: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A GET operation answering a file (a page, a script, an image)."""
+    parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                  for name in path_parameters]
+    return {"get": {"summary": summary, **({"parameters": parameters} if parameters else {}),
+                    "responses": {"200": {"description": "OK", "content": {
+                        mime: {"schema": {"type": "string"}} for mime in mimetypes}},
+                        **error_responses(*errors)}}}
+
+
+def package_version() -> str:
+    """The installed project's version (pyproject.toml's), for the documents' info."""
+    try:
+        return metadata.version("background-replacement")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "0+unknown"
+
+
 def document(title: str, description: str, paths: dict[str, Any]) -> dict[str, Any]:
-    """The whole OpenAPI document."""
-    paths = {**paths, "/openapi.json": json_get("This document.", {"type": "object"})}
-    return {"openapi": "3.1.0", "info": {"title": title, "version": "1.0.0",
+    """The whole OpenAPI document, with the routes every service has: this document and its
+    viewer (service_common.docs).
+
+    OpenAPI 3.0.3: what the documents use is all 3.0, and the bundled Swagger UI (4.x) shows
+    3.0 documents only."""
+    paths = {
+        **paths,
+        "/openapi.json": json_get("This document.", {"type": "object"}),
+        "/docs": file_get("A page that shows this document (Swagger UI, served from here).",
+                          ("text/html",)),
+        "/docs/viewer.js": file_get("The page's script.", ("text/javascript",)),
+        "/docs/assets/{filename}": file_get("Swagger UI's files.", (
+            "text/javascript", "text/css", "image/png"), 404, path_parameters=("filename",)),
+    }
+    return {"openapi": "3.0.3", "info": {"title": title, "version": package_version(),
                                          "description": description}, "paths": paths}
 
 

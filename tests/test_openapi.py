@@ -2,25 +2,25 @@
 
 import io
 import re
+from importlib import metadata
 
 import pytest
 import requests
+from flask import Flask
 from PIL import Image
 
-from matting_api.app import bp as matting_bp
-from matting_api.removebg.routes import bp as removebg_bp
-from segmentation_api.app import bp as segmentation_bp
+from matting_api import create_app as create_matting_app
+from segmentation_api import create_app as create_segmentation_app
 
 pytestmark = pytest.mark.slow
 
 
-def routes(app_module_bp, app) -> set[tuple[str, str]]:
-    """(path, method) of every rule the API blueprint registered."""
+def routes(app) -> set[tuple[str, str]]:
+    """(path, method) of every rule of an app, in OpenAPI's path syntax."""
     found = set()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith(app_module_bp.name + "."):
-            for method in rule.methods - {"HEAD", "OPTIONS"}:
-                found.add((re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower()))
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            found.add((re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower()))
     return found
 
 
@@ -34,19 +34,24 @@ def small_png() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("service_name", ["segmentation_service", "matting_service"])
-def test_every_route_is_documented(request, service_name):
-    from flask import Flask
+@pytest.fixture(scope="module")
+def apps() -> dict[str, Flask]:
+    """Both services' apps as their factories build them (embedded backends), in process."""
+    return {"segmentation": create_segmentation_app({"segmenter": "selfie"}),
+            "matting": create_matting_app({"matter": "closed-form"})}
 
-    service = request.getfixturevalue(service_name)
-    document = requests.get(service.url + "/openapi.json", timeout=10).json()
+
+@pytest.mark.parametrize("name", ["segmentation", "matting"])
+def test_every_route_is_documented_with_the_package_version(apps, name):
+    app = apps[name]
+    document = app.test_client().get("/openapi.json").get_json()
     assert document["openapi"].startswith("3.")
-    blueprints = [segmentation_bp] if service_name == "segmentation_service" \
-        else [matting_bp, removebg_bp]
-    app = Flask("routes")
-    for blueprint in blueprints:
-        app.register_blueprint(blueprint)
-    assert set().union(*(routes(bp, app) for bp in blueprints)) == documented(document)
+    assert document["info"]["version"] == metadata.version("background-replacement")
+    assert routes(app) == documented(document)
+    # The page and its thumbnails are routes like the others.
+    expected = {"/openapi.json", "/docs", "/healthz", "/readyz"} | (
+        {"/", "/backgrounds/{name}.jpg", "/web/{filename}"} if name == "matting" else set())
+    assert expected <= {path for path, _ in documented(document)}
 
 
 @pytest.mark.parametrize(("service_name", "path"), [("segmentation_service", "/trimap"),
