@@ -1,0 +1,36 @@
+"""The README says what the code does: every setting the services read is in its settings
+table, once, and the table names nothing else."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+
+from background_replacement.settings import Settings
+from testing.launcher import ROOT
+
+# Read by gunicorn's config (service_common/gunicorn_base.py), not by the Settings record.
+SERVING_VARIABLES = {"BIND", "WORKERS"}
+
+
+def settings_table() -> list[str]:
+    """The variable names in the first column of the README's settings table, in order."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    names = []
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            names += re.findall(r"`([A-Z][A-Z0-9_]*)`", line.split("|")[1])
+    return names
+
+
+def test_every_setting_is_in_the_readme_table_once():
+    names = settings_table()
+    expected = {field.name.upper() for field in fields(Settings)} | SERVING_VARIABLES
+    assert sorted(names) == sorted(set(names)), "a setting appears twice"
+    assert set(names) == expected
+
+
+def test_gunicorn_reads_the_serving_variables_the_table_names():
+    source = (ROOT / "service_common" / "gunicorn_base.py").read_text()
+    assert set(re.findall(r'os\.environ\.get\("([A-Z_]+)"', source)) == SERVING_VARIABLES
