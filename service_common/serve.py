@@ -88,7 +88,7 @@ def running_services(env: Mapping[str, str] | None = None,
     segmentation_bind, matting_bind = (f"127.0.0.1:{free_port()}" for _ in range(2))
     settings = {**os.environ, **(env or {})}
     processes: list[subprocess.Popen] = []
-    with tempfile.TemporaryFile("w+") as log:
+    with tempfile.TemporaryFile("w+", errors="replace") as log:
         try:
             for service, extra in (
                     ("segmentation_api", {"BIND": segmentation_bind}),
