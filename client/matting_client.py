@@ -6,6 +6,8 @@ import io
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import numpy as np
 import requests
@@ -16,6 +18,17 @@ DEFAULT_SERVER = "http://127.0.0.1:5000"
 
 class MattingError(RuntimeError):
     """The matting service refused or failed a request; the message is the server's."""
+
+
+def server_url(text: str) -> str:
+    """The service's base URL from what a user typed: ``127.0.0.1:5000`` means
+    ``http://127.0.0.1:5000``; a trailing ``/`` is dropped. ``ValueError`` for a scheme other
+    than http or https, or no host."""
+    url = text.strip() if "://" in text else f"http://{text.strip()}"
+    scheme, rest = url.split("://", 1)
+    if scheme.lower() not in ("http", "https") or not rest.strip("/"):
+        raise ValueError(f"--server {text!r}: give http://HOST:PORT or HOST:PORT")
+    return url.rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -38,12 +51,16 @@ class MattingClient:
     for a retry at once, with ``MattingError``.
     """
 
-    server: str = DEFAULT_SERVER
+    server: str = DEFAULT_SERVER  # a base URL; see server_url for what users type
     timeout: float = 300.0
     retries: int = 8
     max_retry_wait: float = 30.0
     stop: threading.Event | None = None
     _local: threading.local = field(default_factory=threading.local, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if "://" not in self.server:  # 127.0.0.1:5000, as people type it
+            self.server = f"http://{self.server}"
 
     @property
     def session(self) -> requests.Session:
@@ -81,6 +98,12 @@ class MattingClient:
         return MatteAnswer(response.content, int(people) if people is not None else None,
                            dict(response.headers))
 
+    def max_in_flight(self) -> int | None:
+        """How many requests the service works on at once (``GET /healthz``), or None when it
+        does not say."""
+        value = self._send("GET", "/healthz").json().get("max_in_flight")
+        return value if isinstance(value, int) and value > 0 else None
+
     def background_names(self) -> list[str]:
         """The names of the service's named backgrounds (``GET /backgrounds``)."""
         return [entry["name"] for entry in self._send("GET", "/backgrounds").json()["backgrounds"]]
@@ -101,8 +124,14 @@ class MattingClient:
         while True:
             try:
                 response = self.session.request(method, url, timeout=self.timeout, **arguments)
+            except requests.Timeout:
+                raise MattingError(f"the matting service at {self.server} did not answer "
+                                   f"within {self.timeout:g} s") from None
+            except requests.ConnectionError:
+                raise MattingError(f"cannot reach the matting service at {self.server}; is it "
+                                   "running?") from None
             except requests.RequestException as exc:
-                raise MattingError(f"cannot reach the matting service at {self.server}: "
+                raise MattingError(f"cannot talk to the matting service at {self.server}: "
                                    f"{exc}") from exc
             if response.status_code == 200:
                 return response
@@ -122,14 +151,29 @@ class MattingClient:
 
 
 def retry_after(response: requests.Response) -> float | None:
-    """Seconds to wait before retrying an overloaded answer (503/429 with ``Retry-After`` in
-    seconds), or ``None`` when the answer is not worth retrying."""
+    """Seconds to wait before retrying an overloaded answer (503/429 with ``Retry-After``), or
+    ``None`` when the answer is not worth retrying."""
     if response.status_code not in (429, 503):
         return None
-    try:
-        return max(0.0, float(response.headers["Retry-After"]))
-    except (KeyError, ValueError):
+    return retry_after_seconds(response.headers.get("Retry-After"))
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """A ``Retry-After`` header's delay in seconds: it is either seconds or an HTTP-date
+    (RFC 9110 §10.2.3); a date in the past is 0. None when absent or unreadable."""
+    if value is None:
         return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC by RFC 5322
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _error_message(response: requests.Response) -> str:

@@ -1,58 +1,303 @@
 """Send photos to the matting service and save what it answers.
 
-    remove-background INPUT OUTPUT [--background green] [--output composite]
-                      [--server http://127.0.0.1:5000]
+    remove-background INPUT OUTPUT [--background green] [--output-kind composite] [...]
 
-The format follows OUTPUT's extension (.png, .jpg/.jpeg, .webp). A folder INPUT processes every
-image in it into the folder OUTPUT (PNG unless --format says otherwise), with a progress bar.
+INPUT is a photo, a folder (searched recursively) or - (stdin); OUTPUT a file (its extension
+gives the format), a folder, or - (stdout). A folder's results mirror its tree in OUTPUT.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 
-from background_replacement.backgrounds import DEFAULT_BACKGROUND
-from background_replacement.pipeline import OUTPUTS
-from client.matting_client import DEFAULT_SERVER, MattingClient, MattingError
-from client.photos import FORMATS, background_value, format_for, process_file, process_folder
+from background_replacement.backgrounds import DEFAULT_BACKGROUND, NAME, parse_colour
+from background_replacement.params import TRIMAP_PARAMETERS, NumberRange, TrimapParams
+from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
+from client.matting_client import DEFAULT_SERVER, MattingClient, MattingError, server_url
+from client.photos import Job, Matting, Runner, background_field, summary
+from client.targets import (
+    DEFAULT_FORMAT,
+    EXTENSIONS,
+    STDIO,
+    find_images,
+    format_for,
+    plan_targets,
+    renamed,
+)
+from client.watch import watch
+
+DEFAULT_JOBS = 2  # requests at once when the service does not say how many it takes
+PACKAGE = "background-replacement"
+EXIT_STATUSES = """exit status:
+  0    every photo was written (or skipped with --skip-existing); --watch stopped cleanly
+  1    some photos failed (each is named on stderr with the service's message), or the
+       service could not be reached
+  2    usage error: bad option, missing input, or OUTPUT cannot take INPUT's results
+  130  interrupted (Ctrl-C or SIGTERM) before every photo was done"""
 
 
-def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    """The command's arguments."""
-    parser = argparse.ArgumentParser(prog="remove-background",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("input", type=Path, help="an image, or a folder of images")
-    parser.add_argument("output", type=Path, help="the result file, or a folder for a folder")
-    parser.add_argument("--background", default=DEFAULT_BACKGROUND,
-                        help="a name from the server's backgrounds, #rrggbb, a CSS colour name, "
-                             "blur, transparent, or the path of an image (default: %(default)s)")
-    parser.add_argument("--output", dest="kind", default=OUTPUTS[0], choices=OUTPUTS)
-    parser.add_argument("--format", choices=sorted(set(FORMATS.values())),
-                        help="override the format (default: from OUTPUT's extension; png in "
-                             "folder mode)")
-    parser.add_argument("--server", default=DEFAULT_SERVER, help="the matting service's URL")
-    return parser.parse_args(argv)
+class UsageError(ValueError):
+    """The command line cannot work as written: exit status 2."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version(PACKAGE)
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _number(name: str, bounds: NumberRange) -> Callable[[str], float | int]:
+    """An argparse type for trimap parameter ``name``: a number within its range."""
+
+    def parse(text: str) -> float | int:
+        try:
+            value = int(text) if bounds.integer else float(text)
+        except ValueError:
+            kind = "an integer" if bounds.integer else "a number"
+            raise argparse.ArgumentTypeError(f"must be {kind}, got {text!r}") from None
+        if not bounds.low <= value <= bounds.high:
+            raise argparse.ArgumentTypeError(f"must be between {bounds.low:g} and "
+                                             f"{bounds.high:g}, got {text}")
+        return value
+
+    parse.__name__ = name  # argparse names the type in its messages
+    return parse
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1, got {text!r}")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command's options, each with its help."""
+    parser = argparse.ArgumentParser(
+        prog="remove-background", description=__doc__.split("\n\n")[0],
+        epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("input", type=Path, metavar="INPUT",
+                        help="a photo, a folder of photos (recursively), or - to read stdin")
+    parser.add_argument("output", type=Path, metavar="OUTPUT",
+                        help="the result file (format from its extension), a folder (created "
+                             "if missing; a photo into an existing folder becomes "
+                             "FOLDER/NAME.png), or - to write stdout")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    what = parser.add_argument_group("what to make")
+    what.add_argument("-b", "--background", default=DEFAULT_BACKGROUND,
+                      help="a name from the service's backgrounds, a CSS colour (navy, #2040ff, "
+                           "#24f, rgb(32,64,255)), blur, transparent, or the path of an image "
+                           "(default: %(default)s)")
+    what.add_argument("-k", "--output-kind", dest="kind", default=OUTPUTS[0], choices=OUTPUTS,
+                      help="composite (people over the background), cutout (RGBA), alpha, "
+                           "foreground or trimap (default: %(default)s)")
+    what.add_argument("--output", dest="kind", choices=OUTPUTS,
+                      help=argparse.SUPPRESS)  # the old name of --output-kind
+    what.add_argument("-f", "--format", choices=sorted(EXTENSIONS),
+                      help="png, jpeg or webp (default: from OUTPUT's extension; png for a "
+                           "folder or stdout)")
+    what.add_argument("--if-no-person", choices=NO_PERSON_CHOICES, default=None,
+                      help="when nobody is found: error (the photo fails), original (the photo "
+                           "unchanged) or empty (the background alone) (default: error)")
+    trimap = parser.add_argument_group(
+        "trimap", "  detection and trimap parameters: /matte's form fields of the same names;\n"
+                  "  the service's defaults for those not given")
+    for name, bounds in TRIMAP_PARAMETERS.items():
+        trimap.add_argument(f"--{name.replace('_', '-')}", dest=name,
+                            type=_number(name, bounds), metavar="N",
+                            help=f"{bounds.low:g} to {bounds.high:g} "
+                                 f"(default: {bounds.default:g})")
+    folders = parser.add_argument_group("folders")
+    folders.add_argument("--flat", action="store_true",
+                         help="write every result straight into OUTPUT instead of mirroring "
+                              "INPUT's subfolders")
+    folders.add_argument("--skip-existing", action="store_true",
+                         help="leave photos whose result file already exists")
+    folders.add_argument("-j", "--jobs", type=_positive, metavar="N",
+                         help="photos sent at once (default: as many as the service works on "
+                              f"at once, from its /healthz; {DEFAULT_JOBS} if it does not say)")
+    folders.add_argument("-w", "--watch", action="store_true",
+                         help="after the photos already in INPUT (a folder), keep watching it "
+                              "and process each new photo once it is completely written; "
+                              "Ctrl-C or SIGTERM stops")
+    parser.add_argument("-s", "--server", default=DEFAULT_SERVER,
+                        help="the matting service: http://HOST:PORT or HOST:PORT "
+                             "(default: %(default)s)")
+    return parser
+
+
+def _fields(args: argparse.Namespace) -> dict[str, str]:
+    """The optional form fields the command line gave: ``if_no_person`` and the trimap
+    parameters, checked together (bg below fg) as the service will."""
+    given = {name: getattr(args, name) for name in TRIMAP_PARAMETERS
+             if getattr(args, name) is not None}
+    try:
+        TrimapParams(**given).validate()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    fields = {name: str(value) for name, value in given.items()}
+    if args.if_no_person is not None:
+        fields["if_no_person"] = args.if_no_person
+    return fields
+
+
+def _check_name(text: str, client: MattingClient) -> None:
+    """A background written as a name must be one of the service's (a CSS colour name the
+    service reads too); ``UsageError`` naming those it has."""
+    if not NAME.match(text) or parse_colour(text) is not None or text in ("blur", "transparent"):
+        return
+    names = client.background_names()
+    if text not in names:
+        raise UsageError(f"--background {text!r} is no file, colour or background of the "
+                         f"service's; it has: {', '.join(names) or 'none'}")
+
+
+def _same(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def _single(args: argparse.Namespace) -> tuple[Job, str]:
+    """One photo (a file or stdin): its job and the format of its result."""
+    if args.watch:
+        raise UsageError("--watch needs a folder as INPUT")
+    data = None
+    if args.input == STDIO:
+        if sys.stdin.isatty():
+            raise UsageError("INPUT is - but nothing is piped into stdin")
+        data = sys.stdin.buffer.read()
+        if not data:
+            raise UsageError("stdin is empty; pipe a photo into it")
+    elif not args.input.is_file():
+        raise UsageError(f"{args.input} does not exist" if not args.input.exists()
+                         else f"{args.input} is neither a file nor a folder")
+    source = None if args.input == STDIO else args.input
+    if args.output == STDIO:
+        return Job(source, None, data), args.format or DEFAULT_FORMAT
+    target = args.output
+    if target.is_dir():
+        if source is None:
+            raise UsageError("- (stdin) has no name to give its result in a folder; give "
+                             "OUTPUT as a file name or -")
+        fmt = args.format or DEFAULT_FORMAT
+        target = target / f"{source.stem}{EXTENSIONS[fmt]}"
+    else:
+        try:
+            fmt = format_for(target, args.format)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    if source is not None and _same(source, target):
+        raise UsageError(f"{target} is INPUT itself; give another OUTPUT")
+    return Job(source, target, data), fmt
+
+
+def _check_folders(args: argparse.Namespace) -> None:
+    if args.output == STDIO:
+        raise UsageError("a folder's results cannot go to stdout; give a folder as OUTPUT")
+    if args.output.exists() and not args.output.is_dir():
+        raise UsageError(f"{args.output} is a file; a folder's results need a folder as OUTPUT")
+    if _same(args.input, args.output):
+        raise UsageError("OUTPUT is INPUT; results would overwrite the photos: give another "
+                         "folder")
+
+
+def _folder_jobs(args: argparse.Namespace, extension: str,
+                 arrived: Path | None = None) -> tuple[list[Job], dict[Path, Path]]:
+    """The jobs for INPUT's photos (only ``arrived`` when given; its name is planned among
+    all of INPUT's photos), and which results were named apart."""
+    sources = find_images(args.input, skip=args.output)
+    if arrived is not None:
+        arrived = arrived.relative_to(args.input.resolve())
+        sources = sorted({*sources, arrived})
+    targets = plan_targets(sources, extension, flat=args.flat)
+    chosen = [arrived] if arrived is not None else sources
+    jobs = [Job(args.input / source, args.output / targets[source]) for source in chosen]
+    apart = renamed({source: targets[source] for source in chosen}, extension)
+    return jobs, {args.input / source: args.output / target for source, target in apart.items()}
+
+
+def _run_folder(args: argparse.Namespace, client: MattingClient, matting: Matting,
+                jobs: int) -> int:
+    """Every photo of INPUT, then with ``--watch`` each new one until stopped."""
+    extension = EXTENSIONS[matting.fmt]
+    batch, renames = _folder_jobs(args, extension)
+    runner = Runner(client, matting, jobs=jobs, skip_existing=args.skip_existing,
+                    total=len(batch))
+    found = len(batch)
+    try:
+        runner.submit_all(batch)
+        if args.watch:
+            stop = client.stop
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: stop.set())
+
+            def hand_on(path: Path) -> None:
+                nonlocal found
+                (job,), apart = _folder_jobs(args, extension, arrived=path)
+                renames.update(apart)
+                found += 1
+                runner.submit(job)
+
+            watch(args.input, hand_on, stop, skip=args.output,
+                  started=lambda: runner.say(f"watching {args.input} for new photos; "
+                                             "Ctrl-C stops"))
+        tally = runner.close(cancel=args.watch)
+    except KeyboardInterrupt:
+        client.stop.set()
+        tally = runner.close(cancel=True)
+        print(summary(tally, found, str(args.output), renames), file=sys.stderr)
+        return 130
+    print(summary(tally, found, str(args.output), renames), file=sys.stderr)
+    return 1 if tally.failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_arguments(argv)
-    client = MattingClient(args.server)
+    args = build_parser().parse_args(argv)
+    # SIGTERM ends a run as Ctrl-C does: requests in flight finish, partial files are removed.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        background = background_value(args.background)
-        if args.input.is_dir():
-            return process_folder(client, args.input, args.output, fmt=args.format,
-                                  background=background, output=args.kind)
-        if not args.input.is_file():
-            raise MattingError(f"{args.input} does not exist")
-        process_file(client, args.input, args.output, fmt=format_for(args.output, args.format),
-                     background=background, output=args.kind)
+        try:
+            client = MattingClient(server_url(args.server), stop=threading.Event())
+            background = background_field(args.background)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        fields = _fields(args)
+        folder = args.input != STDIO and args.input.is_dir()
+        if folder:
+            _check_folders(args)
+            job, fmt = None, args.format or DEFAULT_FORMAT
+        else:
+            job, fmt = _single(args)
+        if isinstance(background, str):
+            _check_name(background, client)
+        if fmt == "jpeg" and (args.kind == "cutout" or (args.kind == "composite"
+                                                        and background == "transparent")):
+            raise UsageError("a transparent result needs png or webp; JPEG has no alpha "
+                             "channel")
+        matting = Matting(background, args.kind, fmt, fields)
+        if folder:
+            return _run_folder(args, client, matting,
+                               args.jobs or client.max_in_flight() or DEFAULT_JOBS)
+        runner = Runner(client, matting, jobs=1, total=1, bar=False,
+                        report=lambda line: print(line, file=sys.stderr))
+        runner.submit(job)
+        tally = runner.close()
+        if tally.written:
+            print(f"wrote {job.target or '- (stdout)'}", file=sys.stderr)
+        return 1 if tally.failed else 0
+    except UsageError as exc:
+        print(f"remove-background: error: {exc}", file=sys.stderr)
+        return 2
     except MattingError as exc:
-        print(f"error: {args.input}: {exc}", file=sys.stderr)
+        print(f"remove-background: error: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {args.output}")
-    return 0
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

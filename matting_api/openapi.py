@@ -10,6 +10,7 @@ from service_common.images import ENCODE_FORMATS, MAX_IMAGE_SIDE
 from service_common.openapi import (
     BINARY_FILE,
     HEALTH,
+    LIVENESS,
     document,
     error_responses,
     file_get,
@@ -68,7 +69,7 @@ def openapi_document() -> dict[str, Any]:
         "/matte": matte,
         "/backgrounds": json_get("The named backgrounds, the default first.", backgrounds),
         "/backgrounds/{name}": _named_background(),
-        "/healthz": json_get("The process is alive.", HEALTH),
+        "/healthz": json_get("The process is alive.", LIVENESS),
         "/readyz": json_get("Models loaded and the segmentation service reachable.", HEALTH,
                             503),
         **removebg_paths(),

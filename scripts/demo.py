@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from client.matting_client import MattingClient, MattingError
-from client.photos import process_file
+from client.photos import Job, Matting, process
 from testing.launcher import ROOT, Service
 
 SEGMENTATION_PORT, MATTING_PORT = 3000, 5000
@@ -31,7 +31,7 @@ def main() -> int:
                 ("astronaut-cutout.png", "transparent", "cutout")]
         for name, background, output in jobs:
             target: Path = out / name
-            process_file(client, source, target, fmt="png", background=background, output=output)
+            process(client, Job(source, target), Matting(background, output, "png"))
             print(f"wrote {target.relative_to(ROOT)}")
     except (MattingError, RuntimeError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ from typing import Any
 from service_common.openapi import (
     BINARY_FILE,
     HEALTH,
+    LIVENESS,
     document,
     error_responses,
     json_get,
@@ -41,6 +42,6 @@ def openapi_document() -> dict[str, Any]:
         "/mask": _segment_operation(
             "The person probability of every pixel.",
             "One-channel 8-bit PNG at the input's size: probability × 255."),
-        "/healthz": json_get("The process is alive.", HEALTH),
+        "/healthz": json_get("The process is alive.", LIVENESS),
         "/readyz": json_get("The model is loaded.", HEALTH),
     })

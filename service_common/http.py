@@ -40,8 +40,10 @@ def add_common_routes(bp: Blueprint, openapi_document: Callable[[], dict]) -> No
 
     @bp.get("/healthz")
     def healthz():
-        """The process is alive."""
-        return jsonify(status="ok")
+        """The process is alive, and how many POSTs it works on at once (``MAX_IN_FLIGHT``;
+        clients size their parallel requests by it)."""
+        return jsonify(status="ok",
+                       max_in_flight=current_app.extensions["settings"].max_in_flight)
 
 
 def limit_in_flight(app: Flask, limit: int, retry_after: int, queue_timeout: float) -> None:

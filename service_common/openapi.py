@@ -100,3 +100,8 @@ def document(title: str, description: str, paths: dict[str, Any]) -> dict[str, A
 
 BINARY_FILE = {"type": "string", "format": "binary"}
 HEALTH = {"type": "object", "properties": {"status": {"type": "string"}}}
+LIVENESS = {"type": "object", "properties": {
+    "status": {"type": "string"},
+    "max_in_flight": {"type": "integer", "minimum": 1,
+                      "description": "POSTs this process works on at once (MAX_IN_FLIGHT); "
+                                     "more wait, then get 503 with Retry-After."}}}
