@@ -166,7 +166,7 @@ def encoded(rgb: np.ndarray) -> bytes:
 
 def test_cli_writes_the_same_files(matting_service, tmp_path, green_composite):
     source = ROOT / "examples" / "astronaut.png"
-    for name, extra in (("green.png", []), ("cutout.webp", ["--output", "cutout"])):
+    for name, extra in (("green.png", []), ("cutout.webp", ["--output-kind", "cutout"])):
         done = subprocess.run([sys.executable, "-m", "client.remove_background", str(source),
                                str(tmp_path / name), "--server", matting_service.url, *extra],
                               cwd=ROOT, capture_output=True, text=True, timeout=120)
