@@ -178,6 +178,8 @@ def _single(args: argparse.Namespace) -> tuple[Job, str]:
                          else f"{args.input} is neither a file nor a folder")
     source = None if args.input == STDIO else args.input
     if args.output == STDIO:
+        if sys.stdout.isatty():
+            raise UsageError("OUTPUT is - but stdout is a terminal; redirect it (> result.png)")
         return Job(source, None, data), args.format or DEFAULT_FORMAT
     target = args.output
     if target.is_dir():
@@ -289,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         tally = runner.close()
         if tally.written:
             print(f"wrote {job.target or '- (stdout)'}", file=sys.stderr)
+        elif tally.skipped:
+            print(f"skipped: {job.target} is already there", file=sys.stderr)
         return 1 if tally.failed else 0
     except UsageError as exc:
         print(f"remove-background: error: {exc}", file=sys.stderr)
