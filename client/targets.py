@@ -11,7 +11,8 @@ from background_replacement.images import IMAGE_SUFFIXES
 
 STDIO = Path("-")  # the path that means stdin as the input, stdout as the output
 FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
-EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
+# The extension a format's results get: its first in FORMATS.
+EXTENSIONS = {fmt: suffix for suffix, fmt in reversed(FORMATS.items())}
 DEFAULT_FORMAT = "png"
 
 

@@ -307,6 +307,33 @@ def test_parallel_requests_follow_the_service_limit_and_retry_after(one_at_a_tim
     assert '" 503 ' in one_at_a_time.log()  # it refused some, and each was retried
 
 
+def test_sigterm_stops_a_folder_run_cleanly(one_at_a_time, photo_rgb, tmp_path):
+    source = four_photos(tmp_path / "in", photo_rgb)
+    results = tmp_path / "out"
+    log = tmp_path / "run.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "client.remove_background", str(source), str(results),
+             "--jobs", "1", "--server", address(one_at_a_time)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (results / "p0.png").exists() and time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=120) == 130
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    text = log.read_text()
+    assert "Traceback" not in text
+    written = sorted(p.name for p in results.iterdir())
+    assert "p0.png" in written and len(written) < 4  # what was sent finished; no partial files
+    assert f"wrote {len(written)} of 4 images" in text and "not started" in text
+
+
 class _DateGateway(BaseHTTPRequestHandler):
     """A gateway in front of the service that passes every request on and rewrites a
     Retry-After in seconds into the HTTP-date it means, as some proxies do."""
