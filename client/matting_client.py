@@ -20,11 +20,17 @@ class MattingError(RuntimeError):
     """The matting service refused or failed a request; the message is the server's."""
 
 
+def _with_scheme(text: str) -> str:
+    """``HOST:PORT``, as people type it, means ``http://HOST:PORT``."""
+    text = text.strip()
+    return text if "://" in text else f"http://{text}"
+
+
 def server_url(text: str) -> str:
-    """The service's base URL from what a user typed: ``127.0.0.1:5000`` means
-    ``http://127.0.0.1:5000``; a trailing ``/`` is dropped. ``ValueError`` for a scheme other
+    """The service's base URL from what a user typed (``127.0.0.1:5000`` means
+    ``http://127.0.0.1:5000``), without a trailing ``/``. ``ValueError`` for a scheme other
     than http or https, or no host."""
-    url = text.strip() if "://" in text else f"http://{text.strip()}"
+    url = _with_scheme(text)
     scheme, rest = url.split("://", 1)
     if scheme.lower() not in ("http", "https") or not rest.strip("/"):
         raise ValueError(f"--server {text!r}: give http://HOST:PORT or HOST:PORT")
@@ -59,8 +65,7 @@ class MattingClient:
     _local: threading.local = field(default_factory=threading.local, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if "://" not in self.server:  # 127.0.0.1:5000, as people type it
-            self.server = f"http://{self.server}"
+        self.server = _with_scheme(self.server)
 
     @property
     def session(self) -> requests.Session:
