@@ -16,6 +16,8 @@ from background_replacement.backgrounds import BACKGROUNDS_DIR
 from background_replacement.matters import MATTERS
 from background_replacement.segmenters import SEGMENTERS
 
+API_KEY_HEADER = "X-Api-Key"  # the header that carries a key, for the services and clients
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -13,6 +13,8 @@ import numpy as np
 import requests
 from PIL import Image
 
+from background_replacement.settings import API_KEY_HEADER
+
 DEFAULT_SERVER = "http://127.0.0.1:5000"
 
 
@@ -58,6 +60,7 @@ class MattingClient:
     """
 
     server: str = DEFAULT_SERVER  # a base URL; see server_url for what users type
+    api_key: str | None = None  # sent as X-Api-Key with every request when the service wants one
     timeout: float = 300.0
     retries: int = 8
     max_retry_wait: float = 30.0
@@ -73,6 +76,8 @@ class MattingClient:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
+            if self.api_key:
+                session.headers[API_KEY_HEADER] = self.api_key
         return session
 
     def matte(self, image: bytes, *, background: str | bytes = "green", output: str = "composite",

@@ -9,6 +9,7 @@ gives the format), a folder, or - (stdout). A folder's results mirror its tree i
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -32,6 +33,7 @@ from client.targets import (
 )
 from client.watch import watch
 
+API_KEY_VARIABLE = "REMOVE_BACKGROUND_API_KEY"
 DEFAULT_JOBS = 2  # requests at once when the service does not say how many it takes
 PACKAGE = "background-replacement"
 EXIT_STATUSES = """exit status:
@@ -129,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-s", "--server", default=DEFAULT_SERVER,
                         help="the matting service: http://HOST:PORT or HOST:PORT "
                              "(default: %(default)s)")
+    parser.add_argument("--api-key", default=os.environ.get(API_KEY_VARIABLE) or None,
+                        help="the key a service with API_KEYS set asks for (default: the "
+                             f"{API_KEY_VARIABLE} environment variable)")
     return parser
 
 
@@ -264,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         try:
-            client = MattingClient(server_url(args.server), stop=threading.Event())
+            client = MattingClient(server_url(args.server), api_key=args.api_key,
+                                   stop=threading.Event())
             background = background_field(args.background)
         except ValueError as exc:
             raise UsageError(str(exc)) from None

@@ -12,9 +12,8 @@ from pathlib import Path
 
 from flask import Flask, request
 
+from background_replacement.settings import API_KEY_HEADER as HEADER
 from service_common.errors import error_response
-
-HEADER = "X-Api-Key"
 
 
 def load_keys(inline: str, path: str) -> frozenset[str]:

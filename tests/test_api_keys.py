@@ -125,3 +125,34 @@ def test_removebg_refuses_in_its_own_shape(keyed, astronaut_png, monkeypatch):
         == b"\x89PNG"
     with pytest.raises(remove_bg_api.Errors.ApiErrorCode403):
         remove_bg_api.RemoveBg(SEGMENTATION_KEY).remove_bg_bytes(astronaut_png)
+
+
+def test_the_command_line_sends_a_key(keyed, astronaut_png, tmp_path):
+    """`remove-background` against a keyed service: refused without a key (exit 1, the
+    service's message), done with --api-key or with REMOVE_BACKGROUND_API_KEY."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_cli import ROOT, address
+
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(astronaut_png)
+    env = {key: value for key, value in os.environ.items()
+           if key != "REMOVE_BACKGROUND_API_KEY"}
+
+    def run(*extra: str, key_in_env: str | None = None) -> subprocess.CompletedProcess:
+        target = tmp_path / f"out-{len(list(tmp_path.iterdir()))}.png"
+        environment = env | ({"REMOVE_BACKGROUND_API_KEY": key_in_env} if key_in_env else {})
+        done = subprocess.run([sys.executable, "-m", "client.remove_background", str(photo),
+                               str(target), "--server", address(keyed[1]), *extra], cwd=ROOT,
+                              env=environment, capture_output=True, timeout=240)
+        assert b"Traceback" not in done.stderr
+        assert (done.returncode == 0) == target.is_file()
+        return done
+
+    refused = run()
+    assert refused.returncode == 1 and b"api_key_missing" in refused.stderr
+    assert run("--api-key", "nope").returncode == 1
+    assert run("--api-key", MATTING_KEYS[0]).returncode == 0
+    assert run(key_in_env=MATTING_KEYS[1]).returncode == 0
