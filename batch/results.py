@@ -1,0 +1,116 @@
+"""Exactly-once results from at-least-once work: atomic files and the driver's manifest.
+
+A worker writes each output under a hidden temporary name in the output's own folder and renames
+it (``os.replace``) to its final name, so a file under that name is always complete, and a task
+that ran twice (its node died after writing, before answering) leaves one file, written last.
+Only the driver appends to the manifest (JSON lines: input, output, sha256), one line per result
+it received; a rerun skips the inputs it lists whose output is still there with that checksum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+MANIFEST_NAME = "manifest.jsonl"
+# ".<stem>.<8 hex>.partial<suffix>": the form of client.media.VideoWriter's temporary files too.
+PARTIAL = re.compile(r"^\..+\.[0-9a-f]{8}\.partial(\.[^.]+)?$")
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Record:
+    """One finished input: paths relative to the destination (output) or the inputs' root."""
+
+    input: str
+    output: str
+    sha256: str
+
+
+def partial_path(path: Path) -> Path:
+    """A fresh temporary name beside ``path`` that ``PARTIAL`` matches."""
+    return path.with_name(f".{path.stem}.{secrets.token_hex(4)}.partial{path.suffix}")
+
+
+def sha256_of(path: Path) -> str:
+    """The hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while block := file.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomically(path: Path, data: bytes) -> str:
+    """Write ``data`` to ``path`` through a temporary file and a rename (fsynced first); returns
+    its SHA-256. The temporary file is removed if anything fails."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = partial_path(path)
+    try:
+        with partial.open("wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return hashlib.sha256(data).hexdigest()
+
+
+def remove_partials(folder: Path) -> int:
+    """Delete the temporary files that workers which died mid-write left under ``folder``;
+    returns how many. Call it when no worker of this job is running."""
+    removed = 0
+    for path in folder.rglob(".*.partial*"):
+        if path.is_file() and PARTIAL.match(path.name):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+class Manifest:
+    """The destination's record of finished inputs; appended by the driver alone."""
+
+    def __init__(self, destination: Path) -> None:
+        self.destination = destination
+        self.path = destination / MANIFEST_NAME
+
+    def records(self) -> Iterator[Record]:
+        """Every complete line, in order; a line cut short by a crash is skipped."""
+        if not self.path.is_file():
+            return
+        with self.path.open(encoding="utf-8") as file:
+            for line in file:
+                try:
+                    yield Record(**json.loads(line))
+                except (ValueError, TypeError):
+                    continue
+
+    def done(self) -> dict[str, Record]:
+        """The inputs whose output is still there with the checksum recorded (the last line
+        about an input wins)."""
+        latest = {record.input: record for record in self.records()}
+        return {name: record for name, record in latest.items()
+                if self._intact(record)}
+
+    def _intact(self, record: Record) -> bool:
+        output = self.destination / record.output
+        return output.is_file() and sha256_of(output) == record.sha256
+
+    def append(self, record: Record) -> None:
+        """Add one line with a single ``write`` in append mode, then flush it to disk."""
+        self.destination.mkdir(parents=True, exist_ok=True)
+        line = (json.dumps(asdict(record), ensure_ascii=False) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,183 @@
+"""A video in segments: cut by time, each matted on its own (warmed up on the frames just before
+it so that the temporal smoothing starts where it would have been), then joined into one file.
+
+Segment k writes the frames whose time t (seconds from the video's first frame) lies in
+[start_k, start_k+1), half a frame of tolerance, so the segments share no frame and miss none.
+It decodes from ``warm_up_frames`` frames earlier: those are matted and fed to the smoothing
+only. The smoothing keeps at most ``strength`` of its history per frame, so after n warm-up
+frames what a cold start changes is at most strength**n of alpha; n is the smallest with that
+under half a level of 255 (28 frames for strength 0.8).
+
+Segments are written losslessly (FFV1 in Matroska: RGB, or RGBA when transparent) beside the
+output; the join decodes them in order and encodes the output once, as ``client.video`` does:
+the input's size, frame rate, every frame, and its audio.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from background_replacement.backgrounds import Background
+from background_replacement.compositing import composite, to_uint8
+from client.media import (
+    VideoInfo,
+    VideoWriter,
+    audio_is_copied,
+    output_format,
+    output_pts,
+    read_frames,
+)
+from client.temporal import AlphaStabilizer, TemporalStability
+
+SEGMENT_CONTAINER, SEGMENT_SUFFIX, SEGMENT_CODEC = "matroska", ".mkv", "ffv1"
+SEGMENT_PIX_FMT = {False: "bgr0", True: "bgra"}  # by transparency; both lossless for RGB(A)
+HALF_LEVEL = 0.5 / 255
+
+
+def warm_up_frames(stability: TemporalStability | None) -> int:
+    """Frames before a segment that make a cold start's trace on alpha under half a level."""
+    if stability is None or stability.strength == 0:
+        return 0
+    return math.ceil(math.log(HALF_LEVEL) / math.log(stability.strength))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Seconds from the video's first frame: ``start`` (the first frame written), ``end`` (the
+    first frame not written; None: the video's end) and ``warm_start`` (decoding begins)."""
+
+    index: int
+    start: Fraction
+    end: Fraction | None
+    warm_start: Fraction
+
+
+def plan_segments(duration: Fraction | None, rate: Fraction, seconds: Fraction,
+                  warm_up: int) -> list[Segment]:
+    """Cut ``duration`` into segments of about ``seconds``, their bounds on the frame grid; one
+    segment when the duration is not known."""
+    if duration is None or duration <= seconds:
+        return [Segment(0, Fraction(0), None, Fraction(0))]
+    frames_each = max(1, round(seconds * rate))
+    count = math.ceil(duration * rate / frames_each)
+    bounds = [Fraction(k * frames_each) / rate for k in range(count)]
+    return [Segment(k, start, bounds[k + 1] if k + 1 < count else None,
+                    max(Fraction(0), start - Fraction(warm_up) / rate))
+            for k, start in enumerate(bounds)]
+
+
+def first_frame_time(path: Path) -> Fraction:
+    """The time of a video's first frame on its own clock: the zero of segment times."""
+    frames = read_frames(path)
+    try:
+        return next(frames).time
+    finally:
+        frames.close()
+
+
+def render(cutout: np.ndarray, alpha: np.ndarray, image_rgb: np.ndarray,
+           background: Background) -> np.ndarray:
+    """F (from an RGBA cutout) over the background with ``alpha``; RGBA when transparent."""
+    if background.transparent:
+        return np.dstack([cutout[:, :, :3], to_uint8(alpha)])
+    return composite(cutout[:, :, :3].astype(np.float32) / 255.0, alpha,
+                     background.behind(image_rgb, alpha))
+
+
+class SegmentFile:
+    """A segment's frames, lossless, written at ``path`` (a partial name the caller renames)."""
+
+    def __init__(self, path: Path, width: int, height: int, rate: Fraction,
+                 transparent: bool) -> None:
+        self._container = av.open(str(path), "w", format=SEGMENT_CONTAINER)
+        self._stream = self._container.add_stream(SEGMENT_CODEC, rate=rate)
+        self._stream.width, self._stream.height = width, height
+        self._stream.pix_fmt = SEGMENT_PIX_FMT[transparent]
+        self.frames = 0
+
+    def write(self, pixels: np.ndarray) -> None:
+        frame = av.VideoFrame.from_ndarray(pixels, format="rgba" if pixels.shape[2] == 4
+                                           else "rgb24")
+        frame = frame.reformat(format=self._stream.pix_fmt)
+        frame.pts = self.frames
+        self._container.mux(self._stream.encode(frame))
+        self.frames += 1
+
+    def close(self) -> None:
+        self._container.mux(self._stream.encode(None))
+        self._container.close()
+
+
+def segment_frames(path: Path) -> Iterator[np.ndarray]:
+    """A segment file's pictures, RGB uint8 H×W×3 (RGBA H×W×4 when transparent)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rgba = stream.codec_context.pix_fmt == SEGMENT_PIX_FMT[True]
+        for frame in container.decode(stream):
+            yield frame.to_ndarray(format="rgba" if rgba else "rgb24")
+
+
+def matte_segment(replacer, video: Path, segment: Segment, zero: Fraction, info: VideoInfo,
+                  background: Background, stability: TemporalStability | None,
+                  target: Path) -> list[Fraction]:
+    """Matte one segment of ``video`` with a ``BackgroundReplacer`` and write it to ``target``
+    (a lossless segment file); returns the written frames' times on the video's clock."""
+    slack = 1 / (2 * info.rate)
+    stabilizer = AlphaStabilizer(stability) if stability else None
+    out = SegmentFile(target, info.width, info.height, info.rate, background.transparent)
+    times: list[Fraction] = []
+    frames = read_frames(video, start=segment.warm_start or None)
+    try:
+        for frame in frames:
+            offset = frame.time - zero
+            if segment.end is not None and offset >= segment.end - slack:
+                break
+            cutout = replacer.replace(frame.rgb, output="cutout", if_no_person="empty")
+            alpha = cutout[:, :, 3].astype(np.float32) / 255.0
+            if stabilizer is not None:  # all-zero alpha: nobody found, the smoothing restarts
+                alpha = stabilizer(frame.rgb, alpha, int(bool(cutout[:, :, 3].any())))
+            if offset < segment.start - slack:
+                continue  # a warm-up frame
+            out.write(render(cutout, alpha, frame.rgb, background))
+            times.append(frame.time)
+    finally:
+        frames.close()
+        out.close()
+    return times
+
+
+def join_segments(parts: list[tuple[Path, list[Fraction]]], source: Path, info: VideoInfo,
+                  output: Path, transparent: bool) -> int:
+    """Encode the segments' frames, in order, into ``output`` (atomically, by ``VideoWriter``)
+    with the source's rate, size and audio, each frame at its own time as ``client.video``
+    times it; returns the frames written."""
+    fmt = output_format(output)
+    writer = VideoWriter(output, width=info.width, height=info.height, rate=info.rate,
+                         transparent=transparent,
+                         audio_source=source if info.audio_codec else None,
+                         copy_audio=audio_is_copied(fmt, info.audio_codec, whole=True))
+    try:
+        origin, pts = None, None
+        for path, times in parts:
+            for time, pixels in zip(times, segment_frames(path), strict=True):
+                if origin is None:
+                    origin = time
+                    if writer.audio is not None:
+                        origin = min(origin, writer.audio.start_time)
+                        writer.audio.begin(origin)
+                pts = output_pts(time, origin, info.rate, pts)
+                writer.write(pixels, pts)
+                if writer.audio is not None:
+                    writer.audio.write_until(Fraction(pts) / info.rate)
+        writer.close()
+    except BaseException:
+        writer.discard()
+        raise
+    return writer.frames
