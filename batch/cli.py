@@ -104,8 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     import ray
 
     began = clock.perf_counter()
+    # The actors' own logs (the models' chatter) stay in the cluster's log files.
     ray.init(address=args.address, include_dashboard=False, logging_level="WARNING",
-             configure_logging=True)
+             log_to_driver=False)
     try:
         outcome = run(args)
     except (ValueError, NoWorkersLeft, OSError) as exc:
@@ -118,5 +119,6 @@ def main(argv: list[str] | None = None) -> int:
         ray.shutdown()
     seconds = clock.perf_counter() - began
     print(f"{outcome.done} done, {outcome.skipped} done before, {outcome.failed} failed, "
-          f"in {seconds:.1f} s; manifest: {args.destination / MANIFEST_NAME}")
+          f"{outcome.moved} task(s) moved from lost workers, in {seconds:.1f} s; manifest: "
+          f"{args.destination / MANIFEST_NAME}")
     return 1 if outcome.failed else 0

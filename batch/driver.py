@@ -27,11 +27,13 @@ from client.media import OUTPUT_FORMATS, probe
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a job went: inputs done now, skipped (done before), failed."""
+    """How a job went: inputs done now, skipped (done before), failed; tasks moved to another
+    worker when theirs died."""
 
     done: int
     skipped: int
     failed: int
+    moved: int = 0
 
 
 def run_photos(photos: list[PhotoInput], destination: Path, options: JobOptions,
@@ -53,17 +55,19 @@ def run_photos(photos: list[PhotoInput], destination: Path, options: JobOptions,
         failed.append(task.key)
         tqdm.write(f"error: {task.key.source}: {error}", file=sys.stderr)
 
+    moved = 0
     try:
         if tasks:
             pool = ActorPool(options, actors, cpus_per_actor)
             try:
                 pool.run(tasks, record, report)
             finally:
+                moved = pool.moved
                 pool.close()
     finally:
         bar.close()
         remove_partials(destination)
-    return Outcome(len(todo) - len(failed), len(photos) - len(todo), len(failed))
+    return Outcome(len(todo) - len(failed), len(photos) - len(todo), len(failed), moved)
 
 
 def video_output(video: Path, destination: Path, extension: str) -> Path:
@@ -105,6 +109,7 @@ def run_video(video: Path, destination: Path, extension: str, options: JobOption
         try:
             pool.run(tasks, segment_done, lambda task, error: errors.append(error))
         finally:
+            moved = pool.moved
             pool.close()
         if errors:
             raise errors[0]
@@ -115,4 +120,4 @@ def run_video(video: Path, destination: Path, extension: str, options: JobOption
         bar.close()
         shutil.rmtree(work, ignore_errors=True)
         remove_partials(destination)
-    return Outcome(1, 0, 0)
+    return Outcome(1, 0, 0, moved)

@@ -48,6 +48,7 @@ class ActorPool:
                                             max_task_retries=0, scheduling_strategy="SPREAD")
         threads = max(1, int(cpus_per_actor))
         self.actors = [remote.remote(options, threads) for _ in range(count)]
+        self.moved = 0  # tasks sent again because their actor died
 
     def run(self, tasks: Iterable[Task], on_result: Callable[[Task, Any], None],
             on_error: Callable[[Task, BaseException], None]) -> None:
@@ -74,6 +75,7 @@ class ActorPool:
                 if actor in self.actors:
                     self.actors.remove(actor)
                 waiting.appendleft(task)
+                self.moved += 1
                 continue
             except RayTaskError as error:
                 on_error(task, error.as_instanceof_cause())

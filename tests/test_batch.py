@@ -1,0 +1,315 @@
+"""The batch command on a real two-node Ray cluster that loses a node: a head and a worker node
+(one CPU each) inside a network namespace that has only loopback, the command run against it,
+the worker node's raylet killed with SIGKILL mid-job and no node started in its place. The
+results must be exactly those of one process running the core.
+
+Every Ray process and the batch driver run inside the namespace (Ray binds to the machine's
+routable address otherwise). Each carries this test's own marker in its environment, besides
+``BGREPLACE_TEST_RUN``; the test kills every process with its marker by PID when it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from testing.launcher import ROOT, running
+from tests.conftest import shared_data
+
+pytestmark = pytest.mark.slow
+
+EMBEDDED = ["--segmenter", "selfie", "--matter", "closed-form"]
+MARKER = "BATCH_TEST_CLUSTER"  # value: "<test's uuid>:<node role>"
+HEAD_PORT = 6390
+# Each node's own ports (two nodes share the namespace's loopback).
+NODE_PORTS = {
+    "head": {"--node-manager-port": 6391, "--object-manager-port": 6392,
+             "--dashboard-agent-listen-port": 6394, "--dashboard-agent-grpc-port": 6395,
+             "--runtime-env-agent-port": 6396, "--metrics-export-port": 6397,
+             "--min-worker-port": 11000, "--max-worker-port": 11099},
+    "worker": {"--node-manager-port": 6491, "--object-manager-port": 6492,
+               "--dashboard-agent-listen-port": 6494, "--dashboard-agent-grpc-port": 6495,
+               "--runtime-env-agent-port": 6496, "--metrics-export-port": 6497,
+               "--min-worker-port": 12000, "--max-worker-port": 12099},
+}
+# Nothing outside the namespace can reach it: no token (Ray would write one to ~/.ray).
+LOOPBACK_ONLY = {"RAY_AUTH_MODE": "disabled"}
+# A lost node is declared dead after about 2 s instead of Ray's default 15 s or so.
+FAST_HEALTH_CHECKS = {"RAY_health_check_period_ms": "500", "RAY_health_check_timeout_ms": "500",
+                      "RAY_health_check_failure_threshold": "4"}
+
+
+def with_marker(token: str) -> dict[int, tuple[str, str]]:
+    """Live processes whose start-up environment carries ``MARKER=token:…``: pid → (role,
+    command)."""
+    prefix = f"{MARKER}={token}:".encode()
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            values = [v for v in (entry / "environ").read_bytes().split(b"\0")
+                      if v.startswith(prefix)]
+            if not values or not running(entry.name):
+                continue
+            command = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            continue
+        found[int(entry.name)] = (values[0][len(prefix):].decode(), command)
+    return found
+
+
+@dataclass
+class Cluster:
+    """A loopback-only network namespace (held by a ``sleep``) and the Ray nodes in it."""
+
+    folder: Path
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    holder: subprocess.Popen | None = None
+    started: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{HEAD_PORT}"
+
+    def env(self, role: str) -> dict[str, str]:
+        return {**os.environ, MARKER: f"{self.token}:{role}", "PYTHONPATH": str(ROOT),
+                "RAY_USAGE_STATS_ENABLED": "0", "THREADS": "1", **LOOPBACK_ONLY,
+                **FAST_HEALTH_CHECKS}
+
+    def inside(self, command: list[str], role: str, **options) -> subprocess.Popen:
+        """Start ``command`` in the namespace, in its own process group."""
+        assert self.holder is not None
+        process = subprocess.Popen(["nsenter", f"--net=/proc/{self.holder.pid}/ns/net", "--",
+                                    *command], env=self.env(role), start_new_session=True,
+                                   **options)
+        self.started.append(process)
+        return process
+
+    def start(self) -> Cluster:
+        self.holder = subprocess.Popen(["unshare", "-n", "--", "sh", "-c",
+                                        "ip link set lo up && exec sleep 600"],
+                                       env=self.env("namespace"), start_new_session=True)
+        self.started.append(self.holder)
+        deadline = time.monotonic() + 10
+        while b"sleep" not in Path(f"/proc/{self.holder.pid}/cmdline").read_bytes():
+            assert time.monotonic() < deadline and self.holder.poll() is None, "no namespace"
+            time.sleep(0.05)
+        self._node("head", ["--head", "--port", str(HEAD_PORT), "--include-dashboard", "false"])
+        self._node("worker", ["--address", self.address])
+        return self
+
+    def _node(self, role: str, arguments: list[str]) -> None:
+        ray = Path(sys.executable).parent / "ray"
+        ports = [str(part) for pair in NODE_PORTS[role].items() for part in pair]
+        command = [str(ray), "start", *arguments, "--num-cpus", "1", "--node-ip-address",
+                   "127.0.0.1", "--temp-dir", str(self.folder / role), "--disable-usage-stats",
+                   *ports]
+        done = self.inside(command, role, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        output, _ = done.communicate(timeout=90)
+        assert done.returncode == 0, output.decode(errors="replace")[-2000:]
+
+    def raylet(self, role: str) -> int:
+        """The PID of a node's raylet."""
+        [pid] = [pid for pid, (r, command) in with_marker(self.token).items()
+                 if r == role and Path(command).name == "raylet"]
+        return pid
+
+    def stop(self) -> None:
+        """SIGKILL every process with this cluster's marker (Ray's daemons, workers and
+        agents, the driver) and every process group it started; wait until they are gone."""
+        deadline = time.monotonic() + 20
+        while (left := with_marker(self.token)) and time.monotonic() < deadline:
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.1)
+        for process in self.started:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def cluster(tmp_path) -> Iterator[Cluster]:
+    if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("nsenter")):
+        pytest.skip("a loopback-only network namespace needs root, unshare and nsenter")
+    # Short: Ray's socket paths live under the temp dir and must fit in 107 bytes.
+    folder = Path(f"/tmp/rb-{uuid.uuid4().hex[:8]}")
+    folder.mkdir()
+    nodes = Cluster(folder)
+    try:
+        yield nodes.start()
+    finally:
+        nodes.stop()
+        assert not with_marker(nodes.token), "processes of the cluster survived"
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_batch_killing_worker(cluster: Cluster, arguments: list[str], destination: Path,
+                             pattern: str, after: int, timeout: float = 150) -> str:
+    """Run the batch command in the namespace against the cluster; SIGKILL the worker node's
+    raylet once ``after`` files match ``pattern`` under ``destination``. Returns its output;
+    fails unless it exits 0 after moving the lost node's tasks to the head."""
+    log = cluster.folder / "driver.log"
+    with log.open("wb") as sink:
+        driver = cluster.inside([sys.executable, "-m", "batch", *arguments, str(destination),
+                                 "--address", cluster.address, "--no-progress", *EMBEDDED],
+                                "driver", stdout=sink, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while len(list(destination.glob(pattern))) < after:
+            assert driver.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "the job made too little progress"
+            time.sleep(0.05)
+        raylet = cluster.raylet("worker")
+        os.kill(raylet, signal.SIGKILL)
+        try:
+            driver.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pytest.fail("the job did not finish after the node was lost:\n"
+                        + log.read_text(errors="replace")[-3000:])
+    output = log.read_text(errors="replace")
+    assert not running(str(raylet))
+    assert driver.returncode == 0, output[-3000:]
+    moved = re.search(r"(\d+) task\(s\) moved from lost workers", output)
+    assert moved and int(moved[1]) >= 1, output[-3000:]
+    return output
+
+
+def manifest_lines(destination: Path) -> list[dict[str, str]]:
+    return [json.loads(line) for line in
+            (destination / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def hidden_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob(".*")]
+
+
+# --- 20 photos -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def portraits() -> list[Path]:
+    return sorted(shared_data("portraits-dev", "images").glob("*.jpg"))
+
+
+@pytest.fixture(scope="module")
+def one_process_results(portraits) -> dict[str, bytes]:
+    """Each portrait through the core in this process, encoded as the batch encodes it."""
+    from background_replacement import BackgroundReplacer
+    from service_common.images import encode_image
+
+    replacer = BackgroundReplacer({"segmenter": "selfie", "matter": "closed-form"})
+    return {f"{p.stem}.png": encode_image(replacer.replace(p), "png") for p in portraits}
+
+
+def test_photos_survive_a_lost_node_exactly_once(cluster, portraits, one_process_results,
+                                                 tmp_path):
+    source, destination = portraits[0].parent, tmp_path / "out"
+    output = run_batch_killing_worker(cluster, [str(source)], destination, "*.png", after=5)
+    assert "20 done, 0 done before, 0 failed," in output
+    written = {p.name: p.read_bytes() for p in destination.glob("*.png")}
+    # Byte for byte: the same pixels through the same PNG encoder (zlib is deterministic).
+    assert written.keys() == one_process_results.keys()
+    different = [name for name, data in written.items() if data != one_process_results[name]]
+    assert not different
+    lines = manifest_lines(destination)
+    assert sorted(line["input"] for line in lines) == sorted(p.name for p in portraits)
+    assert hidden_files(destination) == []
+    assert sorted(p.name for p in destination.iterdir()) == sorted([*written, "manifest.jsonl"])
+
+    # A rerun of the same command (on the head node left) finds everything done but an output
+    # that was changed since, and redoes that one.
+    (destination / "00002.png").write_bytes(b"not the result")
+    again = cluster.inside([sys.executable, "-m", "batch", str(source), str(destination),
+                            "--no-progress", "--actors", "1", *EMBEDDED, "--address",
+                            cluster.address], "driver", stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+    text, _ = again.communicate(timeout=120)
+    assert again.returncode == 0, text.decode(errors="replace")[-3000:]
+    assert b"1 done, 19 done before, 0 failed," in text
+    assert (destination / "00002.png").read_bytes() == one_process_results["00002.png"]
+    assert len(manifest_lines(destination)) == 21
+
+
+# --- a video of people ---------------------------------------------------------------------------
+
+SEGMENT_SECONDS = "1"
+
+
+@pytest.fixture(scope="module")
+def people_video(tmp_path_factory) -> Path:
+    """Two real clips one after the other (140 frames, 30 fps, 320×240) with a tone as audio."""
+    walk, thanks = shared_data("videos", "asl_walk.mkv"), shared_data("videos", "asl_thanks.mkv")
+    target = tmp_path_factory.mktemp("video") / "people.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+                    "-i", str(walk), "-i", str(thanks), "-f", "lavfi", "-i",
+                    "sine=frequency=440:sample_rate=48000", "-filter_complex",
+                    "[0:v][1:v]concat=n=2:v=1[v];[v]scale=320:240[o]", "-map", "[o]", "-map",
+                    "2:a", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "30", "-c:a", "aac",
+                    "-shortest", str(target)], check=True, timeout=120)
+    return target
+
+
+@pytest.fixture(scope="module")
+def one_process_video(people_video, tmp_path_factory) -> Path:
+    """The whole video matted in this process as one segment, joined the same way."""
+    from batch.video import Segment, first_frame_time, join_segments
+    from batch.worker import JobOptions, Worker
+    from client.media import probe
+
+    folder = tmp_path_factory.mktemp("reference")
+    info = probe(people_video)
+    worker = Worker(JobOptions({"segmenter": "selfie", "matter": "closed-form"}),
+                    threads=0)  # every core, as this process had
+    whole = Segment(0, Fraction(0), None, Fraction(0))
+    done = worker.segment(str(people_video), whole, first_frame_time(people_video), info,
+                          str(folder / "whole.mkv"))
+    target = folder / "people.mp4"
+    join_segments([(folder / "whole.mkv", done.times)], people_video, info, target, False)
+    return target
+
+
+def test_video_survives_a_lost_node_with_every_frame(cluster, people_video, one_process_video,
+                                                     tmp_path):
+    import av
+
+    from client.media import probe, read_frames
+
+    destination = tmp_path / "out"
+    output = run_batch_killing_worker(cluster, [str(people_video), "--segment-seconds",
+                                                SEGMENT_SECONDS],
+                                      destination, ".people.segments/0*.mkv", after=1)
+    assert "1 done, 0 done before, 0 failed," in output
+    result = destination / "people.mp4"
+    source, joined = probe(people_video), probe(result)
+    assert (joined.width, joined.height, joined.rate) == (source.width, source.height,
+                                                          source.rate)
+    frames = [f.rgb.astype(np.int16) for f in read_frames(result)]
+    expected = [f.rgb.astype(np.int16) for f in read_frames(one_process_video)]
+    assert len(frames) == len(expected) == 140
+    with av.open(str(result)) as container:
+        assert container.streams.audio[0].codec_context.name == source.audio_codec
+    # Segments of 30 frames with 28 warm-up frames: the smoothing's state at each join is
+    # within half a level of alpha of the one-process run's; after H.264 a frame may differ
+    # by a level or two where the encoder's choices moved.
+    worst = max(int(np.abs(a - b).max()) for a, b in zip(frames, expected, strict=True))
+    mean = max(float(np.abs(a - b).mean()) for a, b in zip(frames, expected, strict=True))
+    assert worst <= 3 and mean < 0.05, (worst, mean)
+    assert [line["input"] for line in manifest_lines(destination)] == ["people.mp4"]
+    assert hidden_files(destination) == []
