@@ -107,7 +107,8 @@ def run_video(video: Path, destination: Path, extension: str, options: JobOption
     try:
         pool = ActorPool(options, min(actors, len(segments)), cpus_per_actor)
         try:
-            pool.run(tasks, segment_done, lambda task, error: errors.append(error))
+            pool.run(tasks, segment_done, lambda task, error: errors.append(error),
+                     per_actor=1)  # long tasks: each to the first actor free
         finally:
             moved = pool.moved
             pool.close()

@@ -19,7 +19,7 @@ from ray.exceptions import RayActorError, RayTaskError
 
 from batch.worker import JobOptions, Worker
 
-IN_FLIGHT_PER_ACTOR = 2  # one running, one queued behind it: no actor waits on the driver
+IN_FLIGHT_PER_ACTOR = 2  # photos: one running, one queued behind it, never waiting on the driver
 
 
 @dataclass(frozen=True)
@@ -51,36 +51,38 @@ class ActorPool:
         self.moved = 0  # tasks sent again because their actor died
 
     def run(self, tasks: Iterable[Task], on_result: Callable[[Task, Any], None],
-            on_error: Callable[[Task, BaseException], None]) -> None:
-        """Run every task; ``on_result(task, value)`` or ``on_error(task, exception)`` (the
-        task's own exception, not retried) on the driver as each ends. Raises ``NoWorkersLeft``
-        when no actor is alive and tasks remain."""
+            on_error: Callable[[Task, BaseException], None],
+            per_actor: int = IN_FLIGHT_PER_ACTOR) -> None:
+        """Run every task, at most ``per_actor`` at once on an actor, the least loaded first;
+        ``on_result(task, value)`` or ``on_error(task, exception)`` (the task's own exception,
+        not retried) on the driver as each ends. Raises ``NoWorkersLeft`` when no actor is
+        alive and tasks remain."""
         waiting = deque(tasks)
         running: dict[ray.ObjectRef, tuple[Task, Any]] = {}
-        load = {id(actor): 0 for actor in self.actors}
+        load = {actor: 0 for actor in self.actors}
         while waiting or running:
-            for actor in self.actors:
-                while waiting and load[id(actor)] < IN_FLIGHT_PER_ACTOR:
-                    task = waiting.popleft()
-                    running[getattr(actor, task.method).remote(*task.args)] = (task, actor)
-                    load[id(actor)] += 1
+            while waiting and load and min(load.values()) < per_actor:
+                actor = min(load, key=load.__getitem__)
+                task = waiting.popleft()
+                running[getattr(actor, task.method).remote(*task.args)] = (task, actor)
+                load[actor] += 1
             if not running:
                 raise NoWorkersLeft(f"every worker died; {len(waiting)} task(s) left")
             [ref], _ = ray.wait(list(running), num_returns=1)
             task, actor = running.pop(ref)
-            load[id(actor)] -= 1
             try:
                 value = ray.get(ref)
             except RayActorError:  # its actor (or node) died: the task goes to another
-                if actor in self.actors:
-                    self.actors.remove(actor)
+                load.pop(actor, None)
                 waiting.appendleft(task)
                 self.moved += 1
                 continue
             except RayTaskError as error:
                 on_error(task, error.as_instanceof_cause())
-                continue
-            on_result(task, value)
+            else:
+                on_result(task, value)
+            if actor in load:
+                load[actor] -= 1
 
     def close(self) -> None:
         """End the actors now (they would end with the driver anyway)."""
