@@ -58,6 +58,14 @@ class Segment:
     end: Fraction | None
     warm_start: Fraction
 
+    def place(self, offset: Fraction, rate: Fraction) -> int:
+        """Where a frame ``offset`` seconds after the video's first lies: -1 before the segment
+        (warm-up), 0 in it, 1 after it; half a frame of tolerance for rounded timestamps."""
+        slack = 1 / (2 * rate)
+        if offset < self.start - slack:
+            return -1
+        return 1 if self.end is not None and offset >= self.end - slack else 0
+
 
 def plan_segments(duration: Fraction | None, rate: Fraction, seconds: Fraction,
                   warm_up: int) -> list[Segment]:
@@ -129,21 +137,20 @@ def matte_segment(replacer, video: Path, segment: Segment, zero: Fraction, info:
                   target: Path) -> list[Fraction]:
     """Matte one segment of ``video`` with a ``BackgroundReplacer`` and write it to ``target``
     (a lossless segment file); returns the written frames' times on the video's clock."""
-    slack = 1 / (2 * info.rate)
     stabilizer = AlphaStabilizer(stability) if stability else None
     out = SegmentFile(target, info.width, info.height, info.rate, background.transparent)
     times: list[Fraction] = []
     frames = read_frames(video, start=segment.warm_start or None)
     try:
         for frame in frames:
-            offset = frame.time - zero
-            if segment.end is not None and offset >= segment.end - slack:
+            place = segment.place(frame.time - zero, info.rate)
+            if place > 0:
                 break
             cutout = replacer.replace(frame.rgb, output="cutout", if_no_person="empty")
             alpha = cutout[:, :, 3].astype(np.float32) / 255.0
             if stabilizer is not None:  # all-zero alpha: nobody found, the smoothing restarts
                 alpha = stabilizer(frame.rgb, alpha, int(bool(cutout[:, :, 3].any())))
-            if offset < segment.start - slack:
+            if place < 0:
                 continue  # a warm-up frame
             out.write(render(cutout, alpha, frame.rgb, background))
             times.append(frame.time)

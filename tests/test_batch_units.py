@@ -1,0 +1,118 @@
+"""The batch engine's pieces that need no Ray: atomic results, the manifest, inputs and their
+names, the video's segments."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from batch.inputs import common_root, folder_photos, listed_photos, photo_inputs
+from batch.results import (
+    PARTIAL,
+    Manifest,
+    Record,
+    partial_path,
+    remove_partials,
+    write_atomically,
+)
+from batch.video import HALF_LEVEL, plan_segments, warm_up_frames
+from client.temporal import TemporalStability
+
+
+def test_a_result_appears_whole_under_its_name_and_nothing_else_is_left(tmp_path):
+    target = tmp_path / "deep" / "photo.png"
+    digest = write_atomically(target, b"first")
+    again = write_atomically(target, b"first")  # a task that ran twice
+    assert digest == again and target.read_bytes() == b"first"
+    assert [p.name for p in target.parent.iterdir()] == ["photo.png"]
+
+
+def test_only_the_workers_temporary_files_are_removed(tmp_path):
+    left = partial_path(tmp_path / "a" / "photo.png")
+    left.parent.mkdir()
+    left.write_bytes(b"half")
+    assert PARTIAL.match(left.name)
+    kept = [tmp_path / ".hidden.png", tmp_path / "photo.partial.png", tmp_path / "x.png"]
+    for path in kept:
+        path.write_bytes(b"mine")
+    assert remove_partials(tmp_path) == 1
+    assert not left.exists() and all(path.exists() for path in kept)
+
+
+def test_the_manifest_lists_only_intact_outputs_and_survives_a_cut_line(tmp_path):
+    manifest = Manifest(tmp_path)
+    for name in ("a", "b", "c"):
+        digest = write_atomically(tmp_path / f"{name}.png", name.encode())
+        manifest.append(Record(f"{name}.jpg", f"{name}.png", digest))
+    (tmp_path / "b.png").write_bytes(b"changed")
+    (tmp_path / "c.png").unlink()
+    with manifest.path.open("a") as file:
+        file.write('{"input": "d.jpg", "outp')  # a crash in the middle of a line
+    assert list(manifest.done()) == ["a.jpg"]
+    lines = manifest.path.read_text().splitlines()
+    assert json.loads(lines[0]) == {"input": "a.jpg", "output": "a.png",
+                                    "sha256": Manifest(tmp_path).done()["a.jpg"].sha256}
+
+
+def test_inputs_from_a_folder_and_from_a_list(tmp_path):
+    photos = tmp_path / "in"
+    for name in ("b/one.jpg", "a.png", ".hidden.jpg", "notes.txt", "out/old.png"):
+        (photos / name).parent.mkdir(parents=True, exist_ok=True)
+        (photos / name).write_bytes(b"x")
+    found = folder_photos(photos, skip=photos / "out")
+    assert [p.relative_to(photos).as_posix() for p in found] == ["a.png", "b/one.jpg"]
+    named = photo_inputs(found, photos, ".webp")
+    assert [(p.name, p.output) for p in named] == [("a.png", "a.webp"),
+                                                   ("b/one.jpg", "b/one.webp")]
+    listing = tmp_path / "todo.txt"
+    listing.write_text("# photos\nin/b/one.jpg\n\nin/a.png\n")
+    listed = listed_photos(listing)
+    assert common_root(listed) == photos.resolve()
+    listing.write_text("in/missing.jpg\n")
+    with pytest.raises(ValueError, match=r"todo\.txt:1"):
+        listed_photos(listing)
+
+
+def test_two_photos_that_would_share_an_output_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="both"):
+        photo_inputs([tmp_path / "a.jpg", tmp_path / "a.png"], tmp_path, ".png")
+
+
+def test_the_warm_up_makes_a_cold_start_vanish_under_half_a_level():
+    for strength in (0.5, 0.8, 0.95):
+        frames = warm_up_frames(TemporalStability(strength=strength))
+        assert strength ** frames < HALF_LEVEL <= strength ** (frames - 1)
+    assert warm_up_frames(TemporalStability()) == 28
+    assert warm_up_frames(None) == 0
+
+
+@settings(deadline=None)
+@given(frames=st.integers(1, 600), rate=st.sampled_from([Fraction(30), Fraction(30000, 1001),
+                                                           Fraction(10), Fraction(25)]),
+       seconds=st.integers(1, 20))
+def test_segments_take_every_frame_once(frames, rate, seconds):
+    duration = Fraction(frames) / rate
+    segments = plan_segments(duration, rate, Fraction(seconds), 28)
+    for index in range(frames):
+        places = [s.place(Fraction(index) / rate, rate) for s in segments]
+        assert places.count(0) == 1
+        assert places == sorted(places, reverse=True)  # after the earlier, before the later
+    assert segments[0].start == 0 and segments[-1].end is None
+    for segment in segments:
+        assert segment.warm_start == max(0, segment.start - Fraction(28) / rate)
+
+
+def test_a_video_of_unknown_length_is_one_segment():
+    [whole] = plan_segments(None, Fraction(30), Fraction(10), 28)
+    assert whole.start == 0 and whole.end is None
+
+
+def test_results_are_named_inside_the_destination(tmp_path):
+    outside = Path("/elsewhere/x.jpg")
+    [named] = photo_inputs([outside], tmp_path, ".png")
+    assert named.output == "elsewhere/x.png"
