@@ -66,6 +66,7 @@ def run_photos(photos: list[PhotoInput], destination: Path, options: JobOptions,
                 pool.close()
     finally:
         bar.close()
+        manifest.close()
         remove_partials(destination)
     return Outcome(len(todo) - len(failed), len(photos) - len(todo), len(failed), moved)
 
@@ -119,6 +120,7 @@ def run_video(video: Path, destination: Path, extension: str, options: JobOption
         manifest.append(Record(name, output.name, sha256_of(output)))
     finally:
         bar.close()
+        manifest.close()
         shutil.rmtree(work, ignore_errors=True)
         remove_partials(destination)
     return Outcome(1, 0, 0, moved)

@@ -81,6 +81,7 @@ class Manifest:
     def __init__(self, destination: Path) -> None:
         self.destination = destination
         self.path = destination / MANIFEST_NAME
+        self._fd: int | None = None
 
     def records(self) -> Iterator[Record]:
         """Every complete line, in order; a line cut short by a crash is skipped."""
@@ -105,12 +106,17 @@ class Manifest:
         return output.is_file() and sha256_of(output) == record.sha256
 
     def append(self, record: Record) -> None:
-        """Add one line with a single ``write`` in append mode, then flush it to disk."""
-        self.destination.mkdir(parents=True, exist_ok=True)
-        line = (json.dumps(asdict(record), ensure_ascii=False) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        """Add one line with a single ``write`` in append mode. Not fsynced line by line: the
+        outputs are (``write_atomically``), and a line lost in a crash only makes the rerun do
+        that input again, into the same file."""
+        if self._fd is None:
+            self.destination.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.write(self._fd, (json.dumps(asdict(record), ensure_ascii=False) + "\n").encode())
+
+    def close(self) -> None:
+        """Flush the lines to disk and close the file."""
+        if self._fd is not None:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None

@@ -22,6 +22,7 @@ from pathlib import Path
 from bench.data import PORTRAITS
 
 EMBEDDED = {"segmenter": "selfie", "matter": "closed-form"}
+EMPTY_TASKS = 2000
 
 
 def measure(address: str, folder: Path) -> dict[str, float]:
@@ -41,12 +42,32 @@ def measure(address: str, folder: Path) -> dict[str, float]:
             began = time.perf_counter()
             pool.run(tasks, lambda task, value: None, lambda task, error: print(error))
             seconds = time.perf_counter() - began
+        # The driver's own ceiling: empty tasks through the same loop.
+        empty = [Task(i, "__ray_ready__", ()) for i in range(EMPTY_TASKS)]
+        began = time.perf_counter()
+        pool.run(empty, lambda task, value: None, lambda task, error: print(error))
+        dispatch = EMPTY_TASKS / (time.perf_counter() - began)
         actors = len(pool.actors)
         pool.close()
     finally:
         ray.shutdown()
     return {"actors": actors, "photos": len(photos), "seconds": seconds,
-            "photos_per_s": len(photos) / seconds}
+            "photos_per_s": len(photos) / seconds, "empty_tasks_per_s": dispatch}
+
+
+def manifest_rate(lines: int = 2000) -> float:
+    """Manifest lines appended per second (one write each, one fsync at the end) in a
+    temporary folder."""
+    from batch.results import Manifest, Record
+
+    with tempfile.TemporaryDirectory() as folder:
+        manifest = Manifest(Path(folder))
+        began = time.perf_counter()
+        for index in range(lines):
+            manifest.append(Record(f"photos/{index:07d}.jpg", f"photos/{index:07d}.png",
+                                   "0" * 64))
+        manifest.close()
+        return lines / (time.perf_counter() - began)
 
 
 def run_inside(cluster, folder: Path) -> dict[str, float]:
@@ -98,6 +119,8 @@ def main() -> None:
         print(f"{nodes:>5} {row['actors']:>6} {row['photos']:>6} {row['seconds']:>8.1f} "
               f"{row['photos_per_s']:>9.2f}")
     print(f"2 nodes / 1 node: {two['photos_per_s'] / one['photos_per_s']:.2f}×")
+    print(f"driver: {two['empty_tasks_per_s']:.0f} empty tasks/s through the pool "
+          f"(2 actors); manifest: {manifest_rate():.0f} lines/s appended")
 
 
 if __name__ == "__main__":

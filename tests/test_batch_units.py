@@ -51,6 +51,7 @@ def test_the_manifest_lists_only_intact_outputs_and_survives_a_cut_line(tmp_path
         manifest.append(Record(f"{name}.jpg", f"{name}.png", digest))
     (tmp_path / "b.png").write_bytes(b"changed")
     (tmp_path / "c.png").unlink()
+    manifest.close()
     with manifest.path.open("a") as file:
         file.write('{"input": "d.jpg", "outp')  # a crash in the middle of a line
     assert list(manifest.done()) == ["a.jpg"]
