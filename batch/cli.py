@@ -6,7 +6,7 @@
                             [--cpus-per-actor 1] [--segmenter ...] [--matter ...]
 
 INPUT is a folder (every image in it, recursively), a list file (``.txt``, ``.lst``, ``.list``:
-one path a line, relative to the list's folder) or a video. Results go into the folder
+one path a line, relative to the list's folder), one image, or a video. Results go into the folder
 DESTINATION under the inputs' relative paths (a video: its name with ``--video-format``), with
 ``manifest.jsonl`` beside them; run the same command again to finish what an interrupted run
 left. ``--address`` joins a running Ray cluster (every node must have this package and see
@@ -25,11 +25,18 @@ from background_replacement.matters import MATTERS
 from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
 from background_replacement.segmenters import SEGMENTERS
 from batch.driver import Outcome, run_photos, run_video
-from batch.inputs import common_root, folder_photos, is_list_file, listed_photos, photo_inputs
+from batch.inputs import (
+    common_root,
+    folder_photos,
+    is_list_file,
+    is_photo,
+    listed_photos,
+    photo_inputs,
+)
 from batch.pool import NoWorkersLeft, actor_count
 from batch.results import MANIFEST_NAME
 from batch.worker import JobOptions
-from client.media import OUTPUT_FORMATS
+from client.media import OUTPUT_FORMATS, VideoError
 
 PHOTO_FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
 DEFAULT_SEGMENT_SECONDS = 10
@@ -87,9 +94,11 @@ def run(args: argparse.Namespace) -> Outcome:
     """The job, on the Ray that ``ray.init`` connected to."""
     cpus = args.cpus_per_actor
     actors = args.actors or actor_count(cpus)
-    if args.input.is_dir() or is_list_file(args.input):
-        sources = folder_photos(args.input, skip=args.destination) if args.input.is_dir() \
-            else listed_photos(args.input)
+    if args.input.is_dir() or is_list_file(args.input) or is_photo(args.input):
+        if args.input.is_dir():
+            sources = folder_photos(args.input, skip=args.destination)
+        else:
+            sources = listed_photos(args.input) if is_list_file(args.input) else [args.input]
         root = args.input if args.input.is_dir() else common_root(sources)
         photos = photo_inputs(sources, root, PHOTO_FORMATS[args.format])
         return run_photos(photos, args.destination, job_options(args, video=False), actors,
@@ -109,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
              log_to_driver=False)
     try:
         outcome = run(args)
-    except (ValueError, NoWorkersLeft, OSError) as exc:
+    except (ValueError, NoWorkersLeft, VideoError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -28,6 +28,11 @@ def is_list_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in LIST_SUFFIXES
 
 
+def is_photo(path: Path) -> bool:
+    """An image file (by its suffix)."""
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+
+
 def folder_photos(folder: Path, skip: Path | None = None) -> list[Path]:
     """Every image under ``folder``, recursively, sorted, leaving out ``skip`` (the destination,
     when it lies inside) and hidden files and folders."""

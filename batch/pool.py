@@ -77,8 +77,9 @@ class ActorPool:
                 waiting.appendleft(task)
                 self.moved += 1
                 continue
-            except RayTaskError as error:
-                on_error(task, error.as_instanceof_cause())
+            except RayTaskError as error:  # the worker's own exception, as raised there
+                on_error(task, error.cause if isinstance(error.cause, Exception)
+                         else error.as_instanceof_cause())
             else:
                 on_result(task, value)
             if actor in load:

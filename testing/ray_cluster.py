@@ -21,6 +21,7 @@ from pathlib import Path
 
 from testing.launcher import ROOT, running
 
+START_TIMEOUT = 90  # seconds for one `ray start` (about 5-10 s on an idle machine)
 MARKER = "BATCH_TEST_CLUSTER"  # value: "<test's uuid>:<node role>"
 HEAD_PORT = 6390
 # Each node's own ports (two nodes share the namespace's loopback).
@@ -114,7 +115,13 @@ class Cluster:
                    "127.0.0.1", "--temp-dir", str(self.folder / role), "--disable-usage-stats",
                    *ports]
         done = self.inside(command, role, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        output, _ = done.communicate(timeout=90)
+        try:
+            output, _ = done.communicate(timeout=START_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(done.pid, signal.SIGKILL)
+            output, _ = done.communicate()
+            raise AssertionError(f"ray start ({role}) took over {START_TIMEOUT} s:\n"
+                                 + output.decode(errors="replace")[-2000:]) from None
         assert done.returncode == 0, output.decode(errors="replace")[-2000:]
 
     def raylet(self, role: str) -> int:
