@@ -1,10 +1,12 @@
 """A pool of Ray actors, one ``Worker`` each, fed by the driver; a task whose actor died (its
 node was lost) goes to another actor, so every task runs at least once.
 
-Plain actors rather than Ray Data's ``map_batches``: the driver must see each result as it
-comes (it alone appends the manifest), a video's segments are a handful of long tasks, and a
-dead node's tasks must move to the actors left, not wait for a replacement actor that a lost
-node's resources can never host.
+Plain actors rather than Ray Data's ``map_batches`` with an actor class: the driver must see
+each result as it comes (it alone appends the manifest), a video's segments are a handful of
+long tasks with state (the smoothing) that are not rows of a dataset, and what happens when a
+node dies stays in this loop, small enough to read: its tasks move at once to the actors left,
+none is restarted where no node could host it, and nothing else (no dataset coordinator, no
+Ray Data system actors) runs in the cluster.
 """
 
 from __future__ import annotations
