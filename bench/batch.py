@@ -2,6 +2,7 @@
 in one run, beside the machine's matrix-product rate measured in the same run.
 
     python -m bench.batch          # needs root: the nodes run in a loopback-only namespace
+    python -m bench.batch --joins VIDEO [--segment-seconds 1]   # in this process, no Ray
 
 The nodes are started with ``ray start`` (``testing.ray_cluster``); a driver inside the
 namespace builds the pool (one actor per CPU), waits until every actor has loaded its models,
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
 from bench.data import PORTRAITS
@@ -55,6 +57,36 @@ def measure(address: str, folder: Path) -> dict[str, float]:
             "photos_per_s": len(photos) / seconds, "empty_tasks_per_s": dispatch}
 
 
+def join_differences(video: Path, seconds: Fraction, warm_ups: tuple[int, ...]) -> None:
+    """Print how far the segmented video's composited frames (before encoding) are from the
+    same video matted in one piece, for each number of warm-up frames: the largest difference
+    (levels of 255) in the first frame of a join and in any frame."""
+    import numpy as np
+
+    from batch.video import Segment, first_frame_time, plan_segments, segment_frames
+    from batch.worker import JobOptions, Worker
+    from client.media import probe
+
+    info, zero = probe(video), first_frame_time(video)
+    worker = Worker(JobOptions(EMBEDDED), threads=0)
+    with tempfile.TemporaryDirectory() as folder:
+        whole = Path(folder) / "whole.mkv"
+        worker.segment(str(video), Segment(0, Fraction(0), None, Fraction(0)), zero, info,
+                       str(whole))
+        reference = [pixels.astype(np.int16) for pixels in segment_frames(whole)]
+        for warm_up in warm_ups:
+            frames, joins = [], []
+            for segment in plan_segments(info.duration, info.rate, seconds, warm_up):
+                part = Path(folder) / f"{segment.index}.mkv"
+                worker.segment(str(video), segment, zero, info, str(part))
+                joins.append(len(frames))
+                frames += [pixels.astype(np.int16) for pixels in segment_frames(part)]
+            worst = [int(np.abs(a - b).max()) for a, b in zip(frames, reference, strict=True)]
+            print(f"warm-up {warm_up:>2} frames, {len(joins) - 1} joins: at most "
+                  f"{max(worst[j] for j in joins[1:])} levels on a join's first frame, "
+                  f"{max(worst)} in any frame")
+
+
 def manifest_rate(lines: int = 2000) -> float:
     """Manifest lines appended per second (one write each, one fsync at the end) in a
     temporary folder."""
@@ -86,7 +118,17 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, default=PORTRAITS,
                         help="a folder with images/*.jpg (default: %(default)s)")
     parser.add_argument("--measure", metavar="ADDRESS", help=argparse.SUPPRESS)
+    parser.add_argument("--joins", type=Path, metavar="VIDEO",
+                        help="instead: a video's differences at segment joins, in this process")
+    parser.add_argument("--segment-seconds", type=Fraction, default=Fraction(1))
     args = parser.parse_args()
+    if args.joins:
+        from batch.video import warm_up_frames
+        from client.temporal import TemporalStability
+
+        join_differences(args.joins, args.segment_seconds,
+                         (0, 5, warm_up_frames(TemporalStability())))
+        return
     if args.measure:
         print(json.dumps(measure(args.measure, args.photos)))
         return
