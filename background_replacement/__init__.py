@@ -2,14 +2,17 @@
 
 Segmenters and matters behind one interface each (``segmenters``, ``matters``), trimaps
 (``trimap``: the values 0/128/255 live there only), matting at scale, compositing, the
-background grammar (``backgrounds``), and the Python API: ``BackgroundReplacer`` and
+background grammar (``backgrounds``), which people to keep (``people``), hints painted over
+the trimap (``hints``), and the Python API: ``BackgroundReplacer`` and
 ``replace``. Nothing here speaks HTTP; PyTorch loads only when a backend that needs it does.
 """
 
 from background_replacement.api import BackgroundReplacer, default_replacer, replace
+from background_replacement.hints import Hint
 from background_replacement.params import TrimapParams
+from background_replacement.people import NoSuchPerson, PeopleChoice
 from background_replacement.pipeline import NoPersonFound
 from background_replacement.settings import Settings
 
-__all__ = ["BackgroundReplacer", "NoPersonFound", "Settings", "TrimapParams", "default_replacer",
-           "replace"]
+__all__ = ["BackgroundReplacer", "Hint", "NoPersonFound", "NoSuchPerson", "PeopleChoice",
+           "Settings", "TrimapParams", "default_replacer", "replace"]

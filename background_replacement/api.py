@@ -12,7 +12,7 @@ the services: only the trimap comes from the segmenter here rather than over HTT
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +20,16 @@ import numpy as np
 from PIL import Image
 
 from background_replacement.backgrounds import Background, Picture, load_library, parse_background
+from background_replacement.hints import Hint, merge_hint
 from background_replacement.images import ImageSource, load_photo
 from background_replacement.matters import Matter, load_matter
 from background_replacement.params import DEFAULT_PARAMS, TrimapParams
+from background_replacement.people import PeopleChoice
 from background_replacement.pipeline import (
     NO_PERSON_CHOICES,
     OUTPUTS,
     matte_and_render,
+    people_in_trimap,
     segment_to_trimap,
     warm_up,
 )
@@ -34,6 +37,7 @@ from background_replacement.segmenters import PersonSegmenter, load_segmenter
 from background_replacement.settings import Settings
 
 BackgroundChoice = str | Path | bytes | Image.Image | np.ndarray | Background | None
+PeopleSelection = str | Sequence[int] | PeopleChoice
 
 
 class BackgroundReplacer:
@@ -69,7 +73,9 @@ class BackgroundReplacer:
 
     def replace(self, image: ImageSource, *, background: BackgroundChoice = None,
                 output: str = "composite", if_no_person: str = "error",
-                params: TrimapParams = DEFAULT_PARAMS) -> np.ndarray:
+                params: TrimapParams = DEFAULT_PARAMS, people: PeopleSelection = "all",
+                points: Sequence[tuple[float, float]] = (),
+                hint: ImageSource | Hint | None = None) -> np.ndarray:
         """The people of ``image`` (a path, encoded bytes, a Pillow image or an RGB uint8
         H×W×3 array) over ``background`` (default: the ``green`` named background).
 
@@ -78,6 +84,12 @@ class BackgroundReplacer:
         ``transparent``, H×W for ``alpha`` or ``trimap``. ``if_no_person``: ``error`` raises
         ``NoPersonFound``, ``original`` answers the image unchanged, ``empty`` the background
         alone. Raises ``ValueError`` for a choice it does not know.
+
+        ``people``: ``"all"`` (default), ``"largest"`` or indices (0 first, as the segmenter
+        numbers them); ``points``: (x, y) pixels, each keeping the person under it (added to
+        ``people`` when that is not ``"all"``). The people left out are background. Raises
+        ``NoSuchPerson`` for an index or point where nobody is. ``hint``: an image the photo's
+        size merged into the trimap (see ``background_replacement.hints``).
         """
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {', '.join(OUTPUTS)}; got {output!r}")
@@ -85,12 +97,16 @@ class BackgroundReplacer:
             raise ValueError(f"if_no_person must be one of {', '.join(NO_PERSON_CHOICES)}; "
                              f"got {if_no_person!r}")
         params.validate()
+        choice = PeopleChoice.of(people, points)
         chosen = self.background(background)
         photo = load_photo(image)
-        found = segment_to_trimap(self.segmenter, photo.rgb, params)
-        return matte_and_render(self.matter, photo, found.trimap, found.people,
-                                background=chosen, output=output,
-                                if_no_person=if_no_person).pixels
+        found = segment_to_trimap(self.segmenter, photo.rgb, params, choice=choice)
+        trimap, kept = found.trimap, found.people
+        if hint is not None:
+            trimap = merge_hint(trimap, Hint.load(hint))
+            kept = kept or people_in_trimap(trimap)
+        return matte_and_render(self.matter, photo, trimap, kept, background=chosen,
+                                output=output, if_no_person=if_no_person).pixels
 
 
 @functools.cache
@@ -102,7 +118,10 @@ def default_replacer() -> BackgroundReplacer:
 
 def replace(image: ImageSource, *, background: BackgroundChoice = None,
             output: str = "composite", if_no_person: str = "error",
-            params: TrimapParams = DEFAULT_PARAMS) -> np.ndarray:
+            params: TrimapParams = DEFAULT_PARAMS, people: PeopleSelection = "all",
+            points: Sequence[tuple[float, float]] = (),
+            hint: ImageSource | Hint | None = None) -> np.ndarray:
     """One-off ``BackgroundReplacer.replace`` (see there); the models load on the first call."""
     return default_replacer().replace(image, background=background, output=output,
-                                      if_no_person=if_no_person, params=params)
+                                      if_no_person=if_no_person, params=params, people=people,
+                                      points=points, hint=hint)

@@ -17,6 +17,7 @@ from background_replacement.compositing import composite, cutout, to_uint8
 from background_replacement.images import Photo
 from background_replacement.matters import Matte, Matter
 from background_replacement.params import DEFAULT_PARAMS, TrimapParams
+from background_replacement.people import EVERYONE, People, PeopleChoice
 from background_replacement.segmenters import PersonSegmenter
 from background_replacement.timing import StageTimer
 from background_replacement.trimap import BACKGROUND, FOREGROUND, UNKNOWN, make_trimap
@@ -37,11 +38,18 @@ class NoPersonFound(ValueError):
 
 @dataclass(frozen=True)
 class TrimapResult:
-    """``probability`` float32 H×W; ``trimap`` uint8 H×W (0/128/255); ``people`` found."""
+    """``probability`` float32 H×W of the people kept; ``trimap`` uint8 H×W (0/128/255) of
+    them; ``found``: every person found, one mask each; ``kept``: the indices kept."""
 
     probability: np.ndarray
     trimap: np.ndarray
-    people: int
+    found: People
+    kept: tuple[int, ...]
+
+    @property
+    def people(self) -> int:
+        """How many people the trimap holds (those kept)."""
+        return len(self.kept)
 
 
 @dataclass(frozen=True)
@@ -89,20 +97,60 @@ class SegmentationView:
         return cv2.resize(np.ascontiguousarray(inner, np.float32), (self.width, self.height),
                           interpolation=cv2.INTER_LINEAR)
 
+    def restore_masks(self, masks: np.ndarray) -> np.ndarray:
+        """``restore`` for each map of a float32 N×H×W stack."""
+        if masks.shape[1:] == (self.height, self.width):
+            return masks
+        restored = np.empty((masks.shape[0], self.height, self.width), np.float32)
+        for index, mask in enumerate(masks):
+            restored[index] = self.restore(mask)
+        return restored
+
+
+def find_people(segmenter: PersonSegmenter, image_rgb: np.ndarray,
+                params: TrimapParams = DEFAULT_PARAMS) -> tuple[np.ndarray, People]:
+    """Run the segmenter on an RGB uint8 H×W×3 image (through its ``SegmentationView``):
+    the person probability (float32 H×W) and the people, both at the image's size."""
+    view = SegmentationView.of(image_rgb)
+    segmentation = segmenter.segment(view.pixels, score_threshold=params.score_threshold)
+    return (view.restore(segmentation.probability),
+            People(view.restore_masks(segmentation.masks), segmentation.scores))
+
 
 def segment_to_trimap(segmenter: PersonSegmenter, image_rgb: np.ndarray,
                       params: TrimapParams = DEFAULT_PARAMS,
-                      timer: StageTimer | None = None) -> TrimapResult:
-    """Run the segmenter on an RGB uint8 H×W×3 image (through its ``SegmentationView``) and turn
-    its probabilities into a trimap at the image's size."""
+                      timer: StageTimer | None = None, *,
+                      choice: PeopleChoice = EVERYONE) -> TrimapResult:
+    """Find the people of an RGB uint8 H×W×3 image and make the trimap of those ``choice``
+    keeps, at the image's size. Raises ``NoSuchPerson`` or ``ValueError`` (see
+    ``People.choose``) for a choice the photo cannot meet."""
     timer = timer or StageTimer()
     with timer.stage("segment"):
-        view = SegmentationView.of(image_rgb)
-        segmentation = segmenter.segment(view.pixels, score_threshold=params.score_threshold)
-        probability = view.restore(segmentation.probability)
+        probability, found = find_people(segmenter, image_rgb, params)
+    kept = found.choose(choice)
     with timer.stage("trimap"):
-        trimap = trimap_for(probability, params)
-    return TrimapResult(probability, trimap, segmentation.people)
+        probability, trimap = trimap_of_people(found, kept, probability, params)
+    return TrimapResult(probability, trimap, found, kept)
+
+
+def trimap_of_people(found: People, kept: tuple[int, ...], probability: np.ndarray,
+                     params: TrimapParams = DEFAULT_PARAMS) -> tuple[np.ndarray, np.ndarray]:
+    """The probability (float32 H×W) and trimap of the people ``kept`` among those ``found``.
+
+    With everyone kept, the segmenter's own ``probability``. Otherwise the kept people's masks
+    make the trimap, and a person left out is background also where their mask reaches into a
+    kept person's unknown band (where theirs is the likelier and at least ``bg_threshold``).
+    """
+    if len(kept) == len(found):
+        return probability, trimap_for(probability, params)
+    shape = found.masks.shape[1:]
+    kept_probability = (found.masks[list(kept)].max(axis=0) if kept
+                        else np.zeros(shape, np.float32))
+    trimap = trimap_for(kept_probability, params)
+    dropped = found.masks[[i for i in range(len(found)) if i not in kept]].max(axis=0)
+    theirs = (dropped > kept_probability) & (dropped >= params.bg_threshold)
+    trimap[theirs & (trimap == UNKNOWN)] = BACKGROUND
+    return kept_probability, trimap
 
 
 def trimap_for(probability: np.ndarray, params: TrimapParams = DEFAULT_PARAMS) -> np.ndarray:

@@ -53,6 +53,10 @@ def test_random_weights_load_strictly_and_segment(random_weights):
     none = segmenter.segment(image, score_threshold=1.01)
     assert none.people == 0 and not none.probability.any()
     assert kept.people >= none.people
+    assert kept.masks.shape == (kept.people, 70, 90) and len(kept.scores) == kept.people
+    if kept.people:  # each person's own mask; the probability is their maximum
+        assert np.array_equal(kept.masks.max(axis=0), kept.probability)
+    assert none.masks.shape == (0, 70, 90)
 
 
 def test_loaded_weights_are_the_file(random_weights):
@@ -106,7 +110,8 @@ def test_people_only_path_equals_torchvisions_forward(random_weights):
         reference = model([tensor])[0]
         keep = reference["labels"] == PERSON_LABEL
         expected = reference["masks"][keep, 0]
-        masks = segmenter._people(tensor, 0.0)
+        masks, scores = segmenter._people(tensor, 0.0)
     count = masks.shape[0]
     assert count == int(keep.sum()) > 0 and count < len(reference["labels"])
     assert torch.allclose(masks, expected, atol=1e-5)
+    assert torch.allclose(scores, reference["scores"][keep])

@@ -13,10 +13,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PersonSegmentation:
-    """``probability``: float32 H×W in [0, 1], at the input's size; ``people``: how many found."""
+    """``probability``: float32 H×W in [0, 1], at the input's size; ``people``: how many found;
+    ``masks``: float32 people×H×W, each person's own probability (their pixelwise maximum is
+    ``probability`` where anyone was found); ``scores``: one per person."""
 
     probability: np.ndarray
     people: int
+    masks: np.ndarray
+    scores: tuple[float, ...]
 
 
 class PersonSegmenter(Protocol):

@@ -90,7 +90,8 @@ class MaskRCNNSegmenter:
                               proposals=settings.maskrcnn_proposals)
         return cls(model, select_device(settings.device))
 
-    def _people(self, image: torch.Tensor, score_threshold: float) -> torch.Tensor:
+    def _people(self, image: torch.Tensor,
+                score_threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
         """Mask R-CNN's own stages, with the mask head run only on the people kept.
 
         torchvision's forward predicts a mask for every detection of every class (up to 100);
@@ -109,22 +110,23 @@ class MaskRCNNSegmenter:
         keep = (labels[0] == PERSON_LABEL) & (scores[0] >= score_threshold)
         people = boxes[0][keep]
         if people.shape[0] == 0:
-            return torch.zeros((0, *size))
+            return torch.zeros((0, *size)), scores[0][keep]
         mask_features = heads.mask_roi_pool(features, [people], images.image_sizes)
         mask_logits = heads.mask_predictor(heads.mask_head(mask_features))
         probabilities = maskrcnn_inference(mask_logits, [labels[0][keep]])[0]
         detections = model.transform.postprocess([{"boxes": people, "masks": probabilities}],
                                                  images.image_sizes, [tuple(size)])
-        return detections[0]["masks"][:, 0]
+        return detections[0]["masks"][:, 0], scores[0][keep]
 
     def segment(self, image_rgb: np.ndarray, *, score_threshold: float) -> PersonSegmentation:
-        """Person probability (float32 H×W) and the number of people with score ≥ threshold."""
+        """Each person's mask with score ≥ threshold, and their pixelwise maximum."""
         height, width = image_rgb.shape[:2]
         with torch.inference_mode():
             tensor = torch.from_numpy(image_rgb).to(self.device).permute(2, 0, 1)
-            masks = self._people(tensor.float().div_(255.0), score_threshold)
-            count = int(masks.shape[0])
-            if count == 0:
-                return PersonSegmentation(np.zeros((height, width), np.float32), 0)
-            probability = masks.amax(dim=0).float().cpu().numpy()
-        return PersonSegmentation(np.ascontiguousarray(probability), count)
+            masks, scores = self._people(tensor.float().div_(255.0), score_threshold)
+            masks = np.ascontiguousarray(masks.float().cpu().numpy())
+            scores = tuple(float(score) for score in scores.cpu())
+        if not scores:
+            return PersonSegmentation(np.zeros((height, width), np.float32), 0,
+                                      np.zeros((0, height, width), np.float32), ())
+        return PersonSegmentation(masks.max(axis=0), len(scores), masks, scores)

@@ -7,6 +7,7 @@ import threading
 import cv2
 import numpy as np
 
+from background_replacement.people import MASK_THRESHOLD
 from background_replacement.segmenters import SEGMENTERS
 from background_replacement.segmenters.base import PersonSegmentation, SegmenterUnavailable
 
@@ -14,18 +15,48 @@ from background_replacement.segmenters.base import PersonSegmentation, Segmenter
 MIN_PERSON_AREA = 0.002
 
 
-def count_people(probability: np.ndarray, score_threshold: float) -> int:
-    """Connected regions of probability ≥ 0.5, large enough, whose peak reaches the threshold."""
-    mask = (probability >= 0.5).astype(np.uint8)
+def person_regions(probability: np.ndarray,
+                   score_threshold: float) -> tuple[np.ndarray, list[float]]:
+    """The people of a person map: its connected regions of probability ≥ ``MASK_THRESHOLD``,
+    large enough, whose peak reaches the threshold. Returns int32 H×W labels (0 nobody, i + 1
+    person i) and each person's peak probability as their score."""
+    mask = (probability >= MASK_THRESHOLD).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     min_area = max(16, MIN_PERSON_AREA * probability.size)
-    people = 0
+    people = np.zeros(probability.shape, np.int32)
+    scores = []
     for label in range(1, count):
         if stats[label, cv2.CC_STAT_AREA] < min_area:
             continue
-        if float(probability[labels == label].max()) >= score_threshold:
-            people += 1
-    return people
+        region = labels == label
+        peak = float(probability[region].max())
+        if peak >= score_threshold:
+            scores.append(peak)
+            people[region] = len(scores)
+    return people, scores
+
+
+def nearest_region(regions: np.ndarray) -> np.ndarray:
+    """int32 H×W: the label of the region (``person_regions``'s labels) nearest to each pixel,
+    so that a person's soft edge, below the mask threshold, stays theirs."""
+    outside = (regions == 0).astype(np.uint8)
+    _, nearest = cv2.distanceTransformWithLabels(outside, cv2.DIST_L2, 5,
+                                                 labelType=cv2.DIST_LABEL_PIXEL)
+    # DIST_LABEL_PIXEL numbers the zero pixels (the regions') in scan order, from 1.
+    return regions[regions > 0][nearest - 1] if regions.any() else regions
+
+
+def split_people(probability: np.ndarray,
+                 score_threshold: float) -> tuple[np.ndarray, tuple[float, ...]]:
+    """Each person's own map (float32 people×H×W): the probability where their region is the
+    nearest one, 0 elsewhere; and their scores."""
+    regions, scores = person_regions(probability, score_threshold)
+    if not scores:
+        return np.zeros((0, *probability.shape), np.float32), ()
+    nearest = nearest_region(regions)
+    masks = np.stack([np.where(nearest == index + 1, probability, 0.0)
+                      for index in range(len(scores))]).astype(np.float32)
+    return masks, tuple(scores)
 
 
 def mean_probability(maps: list[np.ndarray]) -> np.ndarray:
@@ -66,11 +97,12 @@ class SelfieSegmenter:
         return np.asarray(mask, np.float32)
 
     def segment(self, image_rgb: np.ndarray, *, score_threshold: float) -> PersonSegmentation:
-        """Person probability (float32 H×W) and the number of person-sized regions."""
+        """Person probability (float32 H×W) and its person-sized regions, one mask each."""
         mirror = np.ascontiguousarray(image_rgb[:, ::-1])
         maps = []
         for graph, lock in self._graphs:
             maps.append(self._probability(graph, lock, image_rgb))
             maps.append(self._probability(graph, lock, mirror)[:, ::-1])
         probability = mean_probability(maps)
-        return PersonSegmentation(probability, count_people(probability, score_threshold))
+        masks, scores = split_people(probability, score_threshold)
+        return PersonSegmentation(probability, len(scores), masks, scores)
