@@ -13,6 +13,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from background_replacement.backgrounds import Picture, load_library, parse_background
 from background_replacement.compositing import cover
 from background_replacement.device import configure_threads
+from background_replacement.hints import Hint
 from background_replacement.matters import Matter, load_matter
 from background_replacement.pipeline import (
     NO_PERSON_CHOICES,
@@ -39,7 +40,7 @@ from service_common.images import (
     mimetype,
 )
 from service_common.memory import limit_malloc_arenas
-from service_common.params import form_number, trimap_params
+from service_common.params import form_number, people_choice, trimap_params
 
 log = logging.getLogger(__name__)
 bp = Blueprint("matting", __name__)
@@ -65,11 +66,23 @@ def _uploaded_trimap(shape: tuple[int, int]) -> np.ndarray | None:
     return as_trimap(trimap)
 
 
+def _uploaded_hint(shape: tuple[int, int]) -> Hint | None:
+    data = read_upload("hint", required=False)
+    if data is None:
+        return None
+    hint = Hint.from_photo(decode_upload(data, "hint"))
+    if hint.shape != shape:
+        raise ApiError(400, "bad_hint", f"The hint is {hint.shape[1]}×{hint.shape[0]}; "
+                       f"the image is {shape[1]}×{shape[0]}.")
+    return hint
+
+
 def _parse_job() -> tuple[MatteJob, str]:
     output = _choice("output", OUTPUTS, "composite")
     fmt = _choice("format", tuple(ENCODE_FORMATS), "png")
     if_no_person = _choice("if_no_person", NO_PERSON_CHOICES, "error")
     params = trimap_params(request.form)
+    choice = people_choice(request.form)
     image_bytes = read_upload("image")
     image = decode_upload(image_bytes, "image")
     check_encodable(*image.rgb.shape[:2], fmt)
@@ -85,9 +98,14 @@ def _parse_job() -> tuple[MatteJob, str]:
     if is_transparent(output, background) and fmt == "jpeg":
         raise ApiError(400, "bad_parameter", "A transparent result needs format png or webp; "
                        "JPEG has no alpha channel.")
+    trimap = _uploaded_trimap(image.rgb.shape[:2])
+    if trimap is not None and not choice.everyone:
+        raise ApiError(400, "bad_parameter", "'people' and 'points' choose among the people "
+                       "the segmentation finds; an uploaded trimap skips it. Send one or the "
+                       "other.")
     job = MatteJob(image_bytes=image_bytes, image=image, background=background,
-                   output=output, params=params, if_no_person=if_no_person,
-                   trimap=_uploaded_trimap(image.rgb.shape[:2]))
+                   output=output, params=params, if_no_person=if_no_person, trimap=trimap,
+                   choice=choice, hint=_uploaded_hint(image.rgb.shape[:2]))
     return job, fmt
 
 
@@ -104,6 +122,23 @@ def matte() -> Response:
     response = Response(body, mimetype=mimetype(fmt))
     response.headers.update(result.info)
     response.headers["X-Background"] = job.background.label
+    response.headers["Server-Timing"] = timer.header()
+    return response
+
+
+@bp.post("/people")
+def people() -> Response:
+    """The people of ``image`` one by one, as the segmentation service finds them (its JSON)."""
+    timer = StageTimer()
+    with timer.stage("decode"):
+        image_bytes = read_upload("image")
+        params = trimap_params(request.form)
+        decode_upload(image_bytes, "image")  # this service's limits, before forwarding
+    with timer.stage("segmentation"):
+        remote = current_app.extensions["segmentation"].people(image_bytes, params)
+    timer.add_remote(remote.server_timing, "seg-")
+    response = jsonify(remote.body)
+    response.headers["X-Segmenter"] = remote.segmenter
     response.headers["Server-Timing"] = timer.header()
     return response
 
@@ -162,7 +197,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     limit_malloc_arenas()
     app = Flask(__name__, static_folder=None)  # no /static/ route: nothing is there
-    configure_app(app, settings, uploads=3)
+    configure_app(app, settings, uploads=4)  # image, background, trimap, hint
     matter = load_matter(settings)
     threads = configure_threads(settings.threads)
     warm_up(matter=matter)

@@ -11,11 +11,13 @@ from service_common.openapi import (
     BINARY_FILE,
     HEALTH,
     LIVENESS,
+    PEOPLE_SCHEMA,
     document,
     error_responses,
     file_get,
     json_get,
     multipart_body,
+    people_parameter_properties,
     trimap_parameter_properties,
 )
 
@@ -35,6 +37,14 @@ def _named_background() -> dict[str, Any]:
                       **error_responses(400, 404, 413)}}}
 
 
+HINT_FORM = (
+    "Corrections merged into the automatic trimap (or the uploaded one) before matting: an "
+    "image the photo's size (else 400 bad_hint), best a PNG with alpha. Where it is opaque "
+    "(alpha ≥ 128, or everywhere without an alpha channel) its first channel says: 0 remove "
+    "(sure background), 255 keep (sure person), any other value edge (unknown, the matting "
+    "decides); where it is transparent the automatic trimap stays.")
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI description of every route of the matting service."""
     properties = {
@@ -47,7 +57,9 @@ def openapi_document() -> dict[str, Any]:
         "format": {"type": "string", "enum": list(ENCODE_FORMATS), "default": "png"},
         "if_no_person": {"type": "string", "enum": list(NO_PERSON_CHOICES), "default": "error"},
         "trimap": {**BINARY_FILE, "description": "0 background, 255 foreground, else unknown; "
-                                                 "skips segmentation"},
+                                                 "skips segmentation (then no people/points)"},
+        "hint": {**BINARY_FILE, "description": HINT_FORM},
+        **people_parameter_properties(),
         **trimap_parameter_properties(),
     }
     matte = {"post": {
@@ -56,8 +68,8 @@ def openapi_document() -> dict[str, Any]:
         "responses": {
             "200": {"description": "The requested output at the input's size.", "headers": {
                 name: {"schema": {"type": "string"}} for name in (
-                    "X-Matter", "X-Segmenter", "X-People-Count", "X-Background",
-                    "Server-Timing")},
+                    "X-Matter", "X-Segmenter", "X-People-Count", "X-People-Found", "X-Hint",
+                    "X-Background", "Server-Timing")},
                 "content": {mime: {"schema": BINARY_FILE}
                             for mime in ("image/png", "image/jpeg", "image/webp")}},
             **error_responses(400, 403, 413, 415, 422, 502, 503, 504)}}}
@@ -67,6 +79,15 @@ def openapi_document() -> dict[str, Any]:
                                          "height": {"type": "integer"}}}}}}
     return document("Matting service", "Alpha matting and compositing over a new background.", {
         "/matte": matte,
+        "/people": {"post": {
+            "summary": "The people found, one by one (the segmentation service's answer).",
+            "requestBody": multipart_body({"image": BINARY_FILE,
+                                           "score_threshold": trimap_parameter_properties()[
+                                               "score_threshold"]}, ["image"]),
+            "responses": {"200": {"description": "Every person found; index is what "
+                                                 "'people' takes.",
+                                  "content": {"application/json": {"schema": PEOPLE_SCHEMA}}},
+                          **error_responses(400, 403, 413, 415, 502, 503, 504)}}},
         "/backgrounds": json_get("The named backgrounds, the default first.", backgrounds),
         "/backgrounds/{name}": _named_background(),
         "/healthz": json_get("The process is alive.", LIVENESS),

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from background_replacement.backgrounds import Background
+from background_replacement.hints import Hint, merge_hint
 from background_replacement.matters import Matter
 from background_replacement.params import TrimapParams
+from background_replacement.people import EVERYONE, PeopleChoice
 from background_replacement.pipeline import NoPersonFound, matte_and_render, people_in_trimap
 from background_replacement.timing import StageTimer
 from matting_api.segmentation_client import SegmentationClient
@@ -28,6 +30,8 @@ class MatteJob:
     params: TrimapParams
     if_no_person: str = "error"
     trimap: np.ndarray | None = None  # uploaded: skips segmentation
+    choice: PeopleChoice = EVERYONE  # which people the segmentation service keeps
+    hint: Hint | None = None  # merged into the trimap, whichever made it
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,8 @@ def _trimap(job: MatteJob, segmentation: SegmentationClient, timer: StageTimer,
         info["X-Segmenter"] = "uploaded-trimap"
         return job.trimap, people_in_trimap(job.trimap)
     with timer.stage("segmentation"):
-        remote = segmentation.trimap(job.image_bytes, job.params)
+        remote = segmentation.trimap(job.image_bytes, job.params, job.choice)
+    info["X-People-Found"] = str(remote.found)
     info["X-Segmenter"] = remote.segmenter
     timer.add_remote(remote.server_timing, "seg-")
     if remote.trimap.shape != job.image.rgb.shape[:2]:
@@ -59,6 +64,10 @@ def run_matting(job: MatteJob, matter: Matter, segmentation: SegmentationClient,
     """Trimap, matte and the requested output for one validated request."""
     info = {"X-Matter": matter.name}
     trimap, people = _trimap(job, segmentation, timer, info)
+    if job.hint is not None:
+        trimap = merge_hint(trimap, job.hint)  # the sizes were checked with the request
+        people = people or people_in_trimap(trimap)
+        info["X-Hint"] = "merged"
     info["X-People-Count"] = str(people)
     try:
         rendered = matte_and_render(matter, job.image, trimap, people, background=job.background,

@@ -10,6 +10,7 @@ import requests
 from PIL import Image
 from requests.adapters import HTTPAdapter
 
+from background_replacement.people import EVERYONE, PeopleChoice
 from service_common.api_keys import HEADER
 from service_common.errors import ApiError
 from service_common.params import TrimapParams
@@ -17,10 +18,21 @@ from service_common.params import TrimapParams
 
 @dataclass(frozen=True)
 class RemoteTrimap:
-    """A trimap (uint8 H×W, 0/128/255) and what the segmentation service said about it."""
+    """A trimap (uint8 H×W, 0/128/255) of the ``people`` kept, and what the segmentation
+    service said about it (``found``: everyone it found)."""
 
     trimap: np.ndarray
     people: int
+    segmenter: str
+    server_timing: str
+    found: int
+
+
+@dataclass(frozen=True)
+class RemotePeople:
+    """The segmentation service's ``/people`` answer (JSON, passed on as it is)."""
+
+    body: dict
     segmenter: str
     server_timing: str
 
@@ -41,12 +53,44 @@ class SegmentationClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
-    def trimap(self, image_bytes: bytes, params: TrimapParams) -> RemoteTrimap:
-        """Send the original upload once and return its trimap, all background when nobody is
-        found (the caller decides what no person means)."""
-        form = params.to_form() | {"allow_empty": "true"}
+    def trimap(self, image_bytes: bytes, params: TrimapParams,
+               choice: PeopleChoice = EVERYONE) -> RemoteTrimap:
+        """Send the original upload once and return the trimap of the people ``choice`` keeps,
+        all background when nobody is found (the caller decides what no person means)."""
+        form = params.to_form() | choice.to_form() | {"allow_empty": "true"}
+        response = self._post("/trimap", image_bytes, form)
         try:
-            response = self.session.post(f"{self.base_url}/trimap", files={"image": image_bytes},
+            trimap = np.asarray(Image.open(io.BytesIO(response.content)).convert("L"))
+        except Exception:
+            raise ApiError(502, "segmentation_bad_answer",
+                           "The segmentation service answered something that is not a PNG "
+                           "trimap.") from None
+        people = int(response.headers.get("X-People-Count", "0"))
+        return RemoteTrimap(trimap, people,
+                            response.headers.get("X-Segmenter", "unknown"),
+                            response.headers.get("Server-Timing", ""),
+                            int(response.headers.get("X-People-Found", people)))
+
+    def people(self, image_bytes: bytes, params: TrimapParams) -> RemotePeople:
+        """The people found in the upload, one by one (``POST /people``'s JSON)."""
+        response = self._post("/people", image_bytes,
+                              {"score_threshold": str(params.score_threshold)})
+        try:
+            body = response.json()
+            if not isinstance(body.get("people"), list):
+                raise ValueError("no list of people")
+        except Exception:
+            raise ApiError(502, "segmentation_bad_answer",
+                           "The segmentation service answered something that is not its "
+                           "list of people.") from None
+        return RemotePeople(body, response.headers.get("X-Segmenter", "unknown"),
+                            response.headers.get("Server-Timing", ""))
+
+    def _post(self, path: str, image_bytes: bytes, form: dict[str, str]) -> requests.Response:
+        """POST the upload and form to ``path``; a 200 answer, or the ``ApiError`` for any
+        other."""
+        try:
+            response = self.session.post(f"{self.base_url}{path}", files={"image": image_bytes},
                                          data=form, timeout=self.timeout)
         except requests.Timeout:
             raise ApiError(504, "segmentation_timeout",
@@ -62,15 +106,7 @@ class SegmentationClient:
                            f"({type(exc).__name__}).") from None
         if response.status_code != 200:
             raise self._error_from(response)
-        try:
-            trimap = np.asarray(Image.open(io.BytesIO(response.content)).convert("L"))
-        except Exception:
-            raise ApiError(502, "segmentation_bad_answer",
-                           "The segmentation service answered something that is not a PNG "
-                           "trimap.") from None
-        return RemoteTrimap(trimap, int(response.headers.get("X-People-Count", "0")),
-                            response.headers.get("X-Segmenter", "unknown"),
-                            response.headers.get("Server-Timing", ""))
+        return response
 
     def _error_from(self, response: requests.Response) -> ApiError:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -10,7 +11,8 @@ import numpy as np
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from background_replacement.device import configure_threads
-from background_replacement.pipeline import TrimapResult, segment_to_trimap, warm_up
+from background_replacement.people import NoSuchPerson, People
+from background_replacement.pipeline import TrimapResult, find_people, segment_to_trimap, warm_up
 from background_replacement.segmenters import PersonSegmenter, load_segmenter
 from background_replacement.settings import Settings
 from background_replacement.timing import StageTimer
@@ -20,7 +22,7 @@ from service_common.errors import ApiError
 from service_common.http import add_common_routes, configure_app, decode_upload, read_upload
 from service_common.images import encode_image
 from service_common.memory import limit_malloc_arenas
-from service_common.params import form_flag, trimap_params
+from service_common.params import form_flag, people_choice, trimap_params
 
 log = logging.getLogger(__name__)
 bp = Blueprint("segmentation", __name__)
@@ -34,10 +36,16 @@ def _segmenter() -> PersonSegmenter:
 def _run(timer: StageTimer) -> TrimapResult:
     data = read_upload("image")
     params = trimap_params(request.form)
+    choice = people_choice(request.form)
     allow_empty = form_flag(request.form, "allow_empty")
     with timer.stage("decode"):
         image = decode_upload(data)
-    result = segment_to_trimap(_segmenter(), image.rgb, params, timer)
+    try:
+        result = segment_to_trimap(_segmenter(), image.rgb, params, timer, choice=choice)
+    except ValueError as exc:  # a point off the photo
+        raise ApiError(400, "bad_parameter", f"{exc}.") from None
+    except NoSuchPerson as exc:  # well-formed, but not a person of this photo
+        raise ApiError(422, "no_such_person", f"{exc}.") from None
     if result.people == 0 and not allow_empty:
         raise ApiError(422, "no_person", "No person was found in the image "
                        f"(segmenter '{_segmenter().name}', score_threshold "
@@ -50,7 +58,8 @@ def _png_response(pixels: np.ndarray, result: TrimapResult, timer: StageTimer) -
     with timer.stage("encode"):
         body = encode_image(pixels, "png")
     response = Response(body, mimetype="image/png")
-    response.headers["X-People-Count"] = str(result.people)
+    response.headers["X-People-Count"] = str(result.people)  # in the answer: those kept
+    response.headers["X-People-Found"] = str(len(result.found))
     response.headers["X-Segmenter"] = _segmenter().name
     response.headers["Server-Timing"] = timer.header()
     return response
@@ -71,6 +80,36 @@ def mask() -> Response:
     result = _run(timer)
     pixels = np.clip(result.probability * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return _png_response(pixels, result, timer)
+
+
+def people_json(people: People, segmenter: str) -> dict[str, Any]:
+    """What ``POST /people`` answers: each person's box, score and area, and the index mask as
+    a PNG data URL (one channel: 0 nobody, 1 + index where a person is)."""
+    height, width = people.masks.shape[1:]
+    mask = base64.b64encode(encode_image(people.index_mask(), "png")).decode("ascii")
+    return {"width": width, "height": height, "segmenter": segmenter,
+            "people": [{"index": index, "box": list(person.box), "score": person.score,
+                        "area": person.area}
+                       for index, person in enumerate(people.describe())],
+            "index_mask": f"data:image/png;base64,{mask}"}
+
+
+@bp.post("/people")
+def people() -> Response:
+    """The people found in the uploaded ``image``, one by one, as JSON (see ``people_json``)."""
+    timer = StageTimer()
+    data = read_upload("image")
+    params = trimap_params(request.form)
+    with timer.stage("decode"):
+        image = decode_upload(data)
+    with timer.stage("segment"):
+        _, found = find_people(_segmenter(), image.rgb, params)
+    with timer.stage("encode"):
+        response = jsonify(people_json(found, _segmenter().name))
+    response.headers["X-People-Count"] = str(len(found))
+    response.headers["X-Segmenter"] = _segmenter().name
+    response.headers["Server-Timing"] = timer.header()
+    return response
 
 
 @bp.get("/readyz")

@@ -6,6 +6,7 @@ from importlib import metadata
 from typing import Any
 
 from background_replacement.params import TRIMAP_PARAMETERS
+from background_replacement.people import MAX_POINTS, PEOPLE_CHOICES
 from service_common.images import FORMAT_MAX_SIDE, MAX_IMAGE_SIDE
 
 ERROR_SCHEMA = {
@@ -23,8 +24,9 @@ ERROR_MEANINGS = {
     413: f"The upload is too large: bytes, pixels or a side over {MAX_IMAGE_SIDE} (read from "
          "the image header).",
     415: "The upload is not an image this service reads.",
-    422: "No person was found, or the result is too large for the asked format (WebP: "
-         f"{FORMAT_MAX_SIDE['webp']} a side).",
+    422: "No person was found, 'people' or 'points' names a person the photo does not have "
+         "(no_such_person: an index past the last one, a point on nobody), or the result is "
+         f"too large for the asked format (WebP: {FORMAT_MAX_SIDE['webp']} a side).",
     502: "The segmentation service answered something unusable.",
     503: "Overloaded (retry after Retry-After seconds) or the segmentation service is down.",
     504: "The segmentation service did not answer in time.",
@@ -39,6 +41,36 @@ def trimap_parameter_properties() -> dict[str, Any]:
                             "minimum": bounds.low, "maximum": bounds.high,
                             "default": bounds.default}
     return properties
+
+
+def people_parameter_properties() -> dict[str, Any]:
+    """Schemas of ``people`` and ``points`` (which people to keep), shared by both services."""
+    return {
+        "people": {"type": "string", "default": "all",
+                   "pattern": f"^({'|'.join(PEOPLE_CHOICES)}|\\d+(,\\d+)*)$",
+                   "description": "Which people to keep: all, the largest (mask area), or "
+                                  "indices as POST /people numbers them (0,2). The others "
+                                  "are background. 400 malformed; 422 no_such_person for an "
+                                  "index past the last person."},
+        "points": {"type": "string", "examples": ["120,80;300,95"],
+                   "description": f"Up to {MAX_POINTS} x,y pixels separated by ';': keep the "
+                                  "person under each (with 'people' indices or largest, both "
+                                  "are kept). 400 for a point off the photo; 422 "
+                                  "no_such_person for a point on nobody."},
+    }
+
+
+PEOPLE_SCHEMA = {"type": "object", "properties": {
+    "width": {"type": "integer"}, "height": {"type": "integer"},
+    "segmenter": {"type": "string"},
+    "people": {"type": "array", "items": {"type": "object", "properties": {
+        "index": {"type": "integer", "description": "what 'people' takes"},
+        "box": {"type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 4,
+                "description": "x0, y0, x1, y1 in pixels, end exclusive, around the mask"},
+        "score": {"type": "number", "description": "the detector's confidence"},
+        "area": {"type": "integer", "description": "mask pixels (probability ≥ 0.5)"}}}},
+    "index_mask": {"type": "string", "description": "data:image/png;base64 URL of a "
+                   "one-channel PNG at the image's size: 0 nobody, 1 + index for a person"}}}
 
 
 def error_responses(*statuses: int) -> dict[str, Any]:

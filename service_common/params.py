@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from background_replacement.params import TRIMAP_PARAMETERS, TrimapParams
+from background_replacement.people import PeopleChoice
 from service_common.errors import ApiError
 
 
@@ -46,5 +47,13 @@ def trimap_params(form: Mapping[str, str]) -> TrimapParams:
                              for name, r in TRIMAP_PARAMETERS.items()})
     try:
         return params.validate()
+    except ValueError as exc:
+        raise ApiError(400, "bad_parameter", f"{exc}.") from None
+
+
+def people_choice(form: Mapping[str, str]) -> PeopleChoice:
+    """Parse ``people`` and ``points`` (which people to keep), or raise a 400 ``ApiError``."""
+    try:
+        return PeopleChoice.parse(form.get("people"), form.get("points"))
     except ValueError as exc:
         raise ApiError(400, "bad_parameter", f"{exc}.") from None

@@ -68,3 +68,28 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not available")
     return path
+
+
+# Two portraits of ../shared/data/portraits-dev, side by side with a grey gap between them: a
+# photo of two people apart from each other (680×400), for the choice of people and the brush.
+TWO_PEOPLE = ("00008", "00011")
+PORTRAIT_SIZE, PEOPLE_GAP = (300, 400), 80
+
+
+@pytest.fixture(scope="session")
+def two_people_png() -> bytes:
+    """The PNG of the two-people photo; skips when ../shared/data is absent."""
+    import io
+
+    from PIL import Image
+
+    width, height = PORTRAIT_SIZE
+    canvas = Image.new("RGB", (2 * width + PEOPLE_GAP, height), (128, 128, 128))
+    for place, name in enumerate(TWO_PEOPLE):
+        path = shared_data("portraits-dev", "images", f"{name}.jpg")
+        with Image.open(path) as portrait:
+            canvas.paste(portrait.convert("RGB").resize(PORTRAIT_SIZE, Image.LANCZOS),
+                         (place * (width + PEOPLE_GAP), 0))
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    return buffer.getvalue()
