@@ -4,6 +4,7 @@ processes (embedded backends) on a photo of two people (two portraits of ../shar
 import base64
 import io
 
+import cv2
 import numpy as np
 import pytest
 import requests
@@ -43,10 +44,11 @@ def found(matting_service, two_people_png) -> dict:
 
 
 def a_pixel_of(labels: np.ndarray, index: int) -> tuple[int, int]:
-    """(x, y) of a pixel well inside person ``index`` (the middle of their mask's pixels)."""
-    rows, cols = np.nonzero(labels == index + 1)
-    middle = len(rows) // 2
-    return int(cols[middle]), int(rows[middle])
+    """(x, y) of the pixel of person ``index`` farthest from their edge."""
+    mask = (labels == index + 1).astype(np.uint8)
+    depth = cv2.distanceTransform(np.pad(mask, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    return int(x), int(y)
 
 
 def test_people_are_reported_one_by_one_by_both_services(found, segmentation_service,

@@ -1,5 +1,7 @@
-// The page of the matting service: choose a photo and a background, POST /matte, show the result.
-// Plain JavaScript, no libraries; everything it calls is on the same service (relative URLs).
+// The page of the matting service: choose a photo and a background, POST /matte, show the result;
+// then keep or drop the people found (POST /people), paint corrections sent as a hint image, and
+// compare, zoom and pan. Every change redoes the result. Plain JavaScript, no libraries;
+// everything it calls is on the same service (relative URLs).
 "use strict";
 
 (() => {
@@ -8,6 +10,7 @@
   const photoInput = $("photo");
   const drop = $("drop");
   const photoName = $("photo-name");
+  const dropPreview = $("drop-preview");
   const namedBackgrounds = $("named-backgrounds");
   const backgroundChoices = $("background-choices");
   const colour = $("colour");
@@ -15,6 +18,18 @@
   const output = $("output");
   const format = $("format");
   const jpegOption = format.querySelector('option[value="jpeg"]');
+  const tools = $("tools");
+  const toolHint = $("tool-hint");
+  const brushSize = $("brush-size");
+  const undoButton = $("undo");
+  const redoButton = $("redo");
+  const stage = $("stage");
+  const layers = $("layers");
+  const outlines = $("outlines");
+  const strokesCanvas = $("strokes");
+  const divider = $("divider");
+  const compare = $("compare");
+  const zoomLevel = $("zoom-level");
   const progress = $("progress");
   const progressText = $("progress-text");
   const errorBox = $("error");
@@ -22,6 +37,7 @@
   const original = $("original");
   const result = $("result");
   const resultCaption = $("result-caption");
+  const app = $("app");
   const done = $("done");
   const info = $("info");
   const download = $("download");
@@ -52,15 +68,52 @@
     api_key_invalid: () => "That API key was not accepted. Check it and enter it again.",
     bad_background: () => "That background cannot be used.",
     bad_parameter: () => "One of the choices was not accepted.",
+    no_such_person: () => "That person is not found in this photo any more. Choose the " +
+      "photo again.",
+    bad_hint: () => "The corrections do not fit this photo. Undo them or choose the photo " +
+      "again.",
   };
 
+  // The brush: what each mode writes into the hint image (a trimap value where it is opaque)
+  // and the colour it shows in over the photo.
+  const BRUSH = {
+    keep: { value: 255, colour: [40, 200, 90] },
+    remove: { value: 0, colour: [235, 45, 70] },
+    edge: { value: 128, colour: [250, 190, 0] },
+  };
+  const OVERLAY_ALPHA = 120;
+  const TOOL_HINTS = {
+    people: "Click a person to keep only them; then click others to add or drop them.",
+    keep: "Paint over what is surely person: it stays, opaque.",
+    remove: "Paint over what is surely background: it goes, transparent.",
+    edge: "Paint over an edge (hair, fur) for the matting to decide.",
+    move: "Drag to move around the photo; zoom with the buttons or the mouse wheel.",
+  };
+  const MAX_ZOOM = 8;
+  const CACHE_SIZE = 12; // results kept by request, so that undo shows its result at once
+
   let photo = null; // the chosen File
+  let photoSerial = 0;
+  let size = null; // the photo's { width, height } once it has loaded
   let resultUrl = null;
   let originalUrl = null;
   let controller = null;
   let sequence = 0;
   let pending = 0;
   let ticker = 0;
+  let hasResult = false;
+  let people = null; // { list, labels (Uint8Array: 0 nobody, 1 + index), width, height }
+  let kept = null; // Set of the indices kept; null: everyone
+  let strokes = []; // { id, mode, radius, points: [{x, y}] } in the photo's pixels
+  let undone = [];
+  let strokeSerial = 0;
+  let drawing = null; // the stroke under the pointer
+  let panning = null;
+  let hint = null; // { data: ImageData, overlay: ImageData }, at the photo's size
+  const hintCanvas = document.createElement("canvas"); // hidden: the hint image that is sent
+  let view = { scale: 1, x: 0, y: 0 };
+  let fitted = true;
+  const cache = new Map();
 
   function setState(state) {
     form.dataset.state = state;
@@ -112,6 +165,16 @@
     return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
   }
 
+  function currentTool() {
+    return tools.querySelector('input[name="tool"]:checked').value;
+  }
+
+  // The "people" field: empty for everyone (the service's default), else the indices kept.
+  function peopleField() {
+    if (!people || !kept || kept.size === people.list.length) return "";
+    return [...kept].sort((a, b) => a - b).join(",");
+  }
+
   // ---- showing state -------------------------------------------------------------------------
 
   function startProgress() {
@@ -139,6 +202,7 @@
     delete result.dataset.background;
     resultCaption.textContent = "Result";
     done.hidden = true;
+    divider.hidden = true;
     if (resultUrl) URL.revokeObjectURL(resultUrl);
     resultUrl = null;
   }
@@ -149,6 +213,7 @@
     $("error-detail").hidden = !detail || detail === text;
     $("key-entry").hidden = !code.startsWith("api_key_");
     errorBox.hidden = false;
+    views.hidden = false;
     setState("error");
   }
 
@@ -197,6 +262,10 @@
     download.textContent = `Download ${name}`;
     done.hidden = false;
     views.hidden = false;
+    hasResult = true;
+    tools.disabled = false;
+    showCompare();
+    drawOutlines();
   }
 
   // ---- the request ---------------------------------------------------------------------------
@@ -206,6 +275,21 @@
     if (controller) controller.abort();
     sequence += 1;
     stopProgress();
+  }
+
+  // What makes one result differ from another: equal keys, equal answers.
+  function requestKey(choice, chosenPeople) {
+    const picture = backgroundFile.files[0];
+    const background = choice.kind === "upload" && picture
+      ? `upload:${picture.name}:${picture.size}:${picture.lastModified}` : choice.value;
+    return JSON.stringify([photoSerial, output.value, format.value, output.value === "composite"
+      ? background : "", chosenPeople, strokes.map((stroke) => stroke.id)]);
+  }
+
+  function remember(key, entry) {
+    cache.delete(key);
+    cache.set(key, entry);
+    while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value);
   }
 
   async function run() {
@@ -230,13 +314,24 @@
     } else if (output.value === "composite" && choice.kind !== "default") {
       body.append("background", choice.value);
     }
+    const chosenPeople = peopleField();
+    if (chosenPeople) body.append("people", chosenPeople);
+    const key = requestKey(choice, chosenPeople);
 
     controller = new AbortController();
     const mine = sequence;
     hideError();
+    const cached = cache.get(key);
+    if (cached) {
+      await showResult(cached.blob, cached.seconds, choice);
+      if (mine === sequence) setState("done");
+      return;
+    }
     setState("busy");
     const started = startProgress();
     try {
+      if (strokes.length) body.append("hint", await hintBlob(), "hint.png");
+      if (mine !== sequence) return;
       const response = await fetch("matte", {
         method: "POST", body, headers: keyHeaders(), signal: controller.signal });
       if (!response.ok) {
@@ -248,7 +343,9 @@
       }
       const blob = await response.blob();
       if (mine !== sequence) return;
-      await showResult(blob, (performance.now() - started) / 1000, choice);
+      const seconds = (performance.now() - started) / 1000;
+      remember(key, { blob, seconds });
+      await showResult(blob, seconds, choice);
       if (mine === sequence) setState("done");
     } catch (error) {
       if (error.name === "AbortError" || mine !== sequence) return;
@@ -272,17 +369,342 @@
     pending = setTimeout(run, 50);
   }
 
+  // ---- the people ----------------------------------------------------------------------------
+
+  async function labelsFrom(url, width, height) {
+    const image = new Image();
+    image.src = url;
+    await image.decode();
+    const canvas = document.createElement("canvas");
+    Object.assign(canvas, { width, height });
+    const context = canvas.getContext("2d", { willReadFrequently: true });
+    context.drawImage(image, 0, 0);
+    const rgba = context.getImageData(0, 0, width, height).data;
+    const labels = new Uint8Array(width * height);
+    for (let i = 0; i < labels.length; i += 1) labels[i] = rgba[4 * i];
+    return labels;
+  }
+
+  async function fetchPeople() {
+    const serial = photoSerial;
+    const body = new FormData();
+    body.append("image", photo, photo.name);
+    try {
+      const response = await fetch("people", { method: "POST", body, headers: keyHeaders() });
+      if (!response.ok || serial !== photoSerial) return;
+      const answer = await response.json();
+      const labels = await labelsFrom(answer.index_mask, answer.width, answer.height);
+      if (serial !== photoSerial) return;
+      people = { list: answer.people, labels, width: answer.width, height: answer.height };
+      views.dataset.people = String(answer.people.length);
+      drawOutlines();
+    } catch {
+      // Without the list the other tools still work; the result says what went wrong.
+    }
+  }
+
+  // Each person's outline (thick enough to see at the fitted zoom), the people dropped dimmed.
+  function drawOutlines() {
+    if (!people || !hasResult) return;
+    const { width, height, labels } = people;
+    if (outlines.width !== width || outlines.height !== height) {
+      Object.assign(outlines, { width, height });
+    }
+    const context = outlines.getContext("2d");
+    const image = context.createImageData(width, height);
+    const rgba = image.data;
+    const t = Math.max(1, Math.round(2 / fitScale()));
+    const at = (x, y) => (x < 0 || y < 0 || x >= width || y >= height ? 0 : labels[y * width + x]);
+    for (let y = 0; y < height; y += 1) {
+      for (let x = 0; x < width; x += 1) {
+        const label = labels[y * width + x];
+        if (!label) continue;
+        const keptOne = !kept || kept.has(label - 1);
+        const edge = at(x - t, y) !== label || at(x + t, y) !== label ||
+          at(x, y - t) !== label || at(x, y + t) !== label;
+        const i = 4 * (y * width + x);
+        if (edge) {
+          rgba.set(keptOne ? [24, 212, 255, 255] : [235, 45, 70, 255], i);
+        } else if (!keptOne) {
+          rgba.set([20, 24, 32, 110], i);
+        }
+      }
+    }
+    context.putImageData(image, 0, 0);
+  }
+
+  function togglePerson(point) {
+    if (!people) {
+      toolHint.textContent = "The people are still being found; try again in a moment.";
+      return;
+    }
+    const x = Math.floor(point.x * people.width / size.width);
+    const y = Math.floor(point.y * people.height / size.height);
+    const label = people.labels[y * people.width + x];
+    if (!label) {
+      toolHint.textContent = "Nobody there: click inside a person's outline.";
+      return;
+    }
+    if (!kept) {
+      kept = new Set([label - 1]); // the first click keeps that person alone
+    } else if (kept.has(label - 1) && kept.size === 1) {
+      toolHint.textContent = "Keep at least one person: click another one first.";
+      return;
+    } else if (kept.has(label - 1)) {
+      kept.delete(label - 1);
+    } else {
+      kept.add(label - 1);
+    }
+    toolHint.textContent = `Keeping ${kept.size} of ${people.list.length} people.`;
+    drawOutlines();
+    schedule();
+  }
+
+  // ---- the brush -----------------------------------------------------------------------------
+
+  function ensureHint() {
+    if (hint) return hint;
+    const { width, height } = size;
+    Object.assign(hintCanvas, { width, height });
+    Object.assign(strokesCanvas, { width, height });
+    const context = strokesCanvas.getContext("2d");
+    hint = { data: new ImageData(width, height), overlay: context.createImageData(width, height) };
+    return hint;
+  }
+
+  function stampDisc(cx, cy, radius, mode) {
+    const { width, height } = size;
+    const { value, colour } = BRUSH[mode];
+    const { data, overlay } = hint;
+    const x0 = Math.max(0, Math.floor(cx - radius));
+    const x1 = Math.min(width - 1, Math.ceil(cx + radius));
+    const y0 = Math.max(0, Math.floor(cy - radius));
+    const y1 = Math.min(height - 1, Math.ceil(cy + radius));
+    const r2 = radius * radius;
+    for (let y = y0; y <= y1; y += 1) {
+      const dy = y + 0.5 - cy;
+      for (let x = x0; x <= x1; x += 1) {
+        const dx = x + 0.5 - cx;
+        if (dx * dx + dy * dy > r2) continue;
+        const i = 4 * (y * width + x);
+        data.data[i] = data.data[i + 1] = data.data[i + 2] = value;
+        data.data[i + 3] = 255;
+        overlay.data[i] = colour[0];
+        overlay.data[i + 1] = colour[1];
+        overlay.data[i + 2] = colour[2];
+        overlay.data[i + 3] = OVERLAY_ALPHA;
+      }
+    }
+  }
+
+  // Discs along the segment, close enough to make a solid line; returns the box painted.
+  function stampSegment(stroke, from, to) {
+    const step = Math.max(1, stroke.radius / 3);
+    const steps = Math.max(1, Math.ceil(Math.hypot(to.x - from.x, to.y - from.y) / step));
+    for (let i = 0; i <= steps; i += 1) {
+      stampDisc(from.x + (to.x - from.x) * i / steps, from.y + (to.y - from.y) * i / steps,
+        stroke.radius, stroke.mode);
+    }
+    const r = stroke.radius + 1;
+    return { x0: Math.min(from.x, to.x) - r, y0: Math.min(from.y, to.y) - r,
+      x1: Math.max(from.x, to.x) + r, y1: Math.max(from.y, to.y) + r };
+  }
+
+  function showOverlay(box = null) {
+    const context = strokesCanvas.getContext("2d");
+    if (!box) {
+      context.putImageData(hint.overlay, 0, 0);
+      return;
+    }
+    const x = Math.max(0, Math.floor(box.x0));
+    const y = Math.max(0, Math.floor(box.y0));
+    const w = Math.min(size.width, Math.ceil(box.x1)) - x;
+    const h = Math.min(size.height, Math.ceil(box.y1)) - y;
+    if (w > 0 && h > 0) context.putImageData(hint.overlay, 0, 0, x, y, w, h);
+  }
+
+  // Paint every stroke again from nothing (after an undo or a redo).
+  function repaint() {
+    if (!size) return;
+    ensureHint();
+    hint.data.data.fill(0);
+    hint.overlay.data.fill(0);
+    for (const stroke of strokes) {
+      stroke.points.forEach((point, i) => {
+        stampSegment(stroke, stroke.points[Math.max(0, i - 1)], point);
+      });
+    }
+    showOverlay();
+  }
+
+  function hintBlob() {
+    hintCanvas.getContext("2d").putImageData(hint.data, 0, 0);
+    return new Promise((resolve, reject) => {
+      hintCanvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("no hint"))),
+        "image/png");
+    });
+  }
+
+  function syncUndo() {
+    undoButton.disabled = strokes.length === 0;
+    redoButton.disabled = undone.length === 0;
+  }
+
+  function undo() {
+    if (drawing || !strokes.length) return;
+    undone.push(strokes.pop());
+    repaint();
+    syncUndo();
+    schedule();
+  }
+
+  function redo() {
+    if (drawing || !undone.length) return;
+    strokes.push(undone.pop());
+    repaint();
+    syncUndo();
+    schedule();
+  }
+
+  // ---- zoom, pan and compare -----------------------------------------------------------------
+
+  function fitScale() {
+    if (!size) return 1;
+    return Math.min(stage.clientWidth / size.width, stage.clientHeight / size.height) || 1;
+  }
+
+  function applyView() {
+    layers.style.transform = `translate(${view.x}px, ${view.y}px) scale(${view.scale})`;
+    zoomLevel.textContent = `${Math.round(view.scale * 100)} %`;
+    zoomLevel.dataset.scale = String(view.scale);
+  }
+
+  function fit() {
+    if (!size) return;
+    const scale = fitScale();
+    view = { scale, x: (stage.clientWidth - size.width * scale) / 2,
+      y: (stage.clientHeight - size.height * scale) / 2 };
+    fitted = true;
+    applyView();
+  }
+
+  // Zoom by ``factor`` keeping the stage point (cx, cy) where it is.
+  function zoomAt(factor, cx = stage.clientWidth / 2, cy = stage.clientHeight / 2) {
+    if (!size) return;
+    const scale = Math.min(MAX_ZOOM, Math.max(fitScale() / 2, view.scale * factor));
+    view = { scale, x: cx - (cx - view.x) * scale / view.scale,
+      y: cy - (cy - view.y) * scale / view.scale };
+    fitted = false;
+    applyView();
+  }
+
+  function showCompare() {
+    const share = Number(compare.value);
+    result.style.clipPath = share > 0 ? `inset(0 0 0 ${share}%)` : "";
+    divider.style.left = `${share}%`;
+    divider.hidden = share === 0 || result.hidden;
+  }
+
+  // A pointer event → the photo's pixel coordinates.
+  function toPhoto(event) {
+    const box = layers.getBoundingClientRect();
+    return { x: (event.clientX - box.left) * size.width / box.width,
+      y: (event.clientY - box.top) * size.height / box.height };
+  }
+
+  function onPointerDown(event) {
+    if (!size) return;
+    const tool = currentTool();
+    if (tool === "move" || event.button === 1 || !hasResult) {
+      if (tool !== "move" && event.button !== 1) return;
+      panning = { id: event.pointerId, x: event.clientX, y: event.clientY };
+      stage.setPointerCapture(event.pointerId);
+      return;
+    }
+    if (event.button !== 0) return;
+    const point = toPhoto(event);
+    if (point.x < 0 || point.y < 0 || point.x >= size.width || point.y >= size.height) return;
+    if (tool === "people") {
+      togglePerson(point);
+      return;
+    }
+    ensureHint();
+    const radius = Number(brushSize.value) / 2 / view.scale;
+    drawing = { id: (strokeSerial += 1), mode: tool, radius, points: [point] };
+    showOverlay(stampSegment(drawing, point, point));
+    stage.setPointerCapture(event.pointerId);
+  }
+
+  function onPointerMove(event) {
+    if (panning && event.pointerId === panning.id) {
+      view.x += event.clientX - panning.x;
+      view.y += event.clientY - panning.y;
+      panning.x = event.clientX;
+      panning.y = event.clientY;
+      fitted = false;
+      applyView();
+    } else if (drawing) {
+      const point = toPhoto(event);
+      const last = drawing.points[drawing.points.length - 1];
+      drawing.points.push(point);
+      showOverlay(stampSegment(drawing, last, point));
+    }
+  }
+
+  function onPointerUp() {
+    panning = null;
+    if (!drawing) return;
+    strokes.push(drawing);
+    drawing = null;
+    undone = [];
+    syncUndo();
+    schedule();
+  }
+
+  // ---- the photo -----------------------------------------------------------------------------
+
+  function resetEdits() {
+    people = null;
+    kept = null;
+    strokes = [];
+    undone = [];
+    drawing = null;
+    hint = null;
+    hasResult = false;
+    cache.clear();
+    delete views.dataset.people;
+    for (const canvas of [outlines, strokesCanvas]) Object.assign(canvas, { width: 0, height: 0 });
+    tools.disabled = true;
+    syncUndo();
+  }
+
   function setPhoto(file) {
     if (!file) return;
     photo = file;
+    photoSerial += 1;
+    size = null;
+    resetEdits();
     photoName.textContent = file.name;
     if (originalUrl) URL.revokeObjectURL(originalUrl);
     originalUrl = URL.createObjectURL(file);
     original.hidden = false;
+    views.dataset.loaded = "pending";
     original.src = originalUrl;
+    dropPreview.src = originalUrl;
+    dropPreview.hidden = false;
+    app.dataset.photo = "chosen";
     views.hidden = false;
     hideResult();
     schedule();
+    fetchPeople();
+  }
+
+  function onOriginalLoaded() {
+    size = { width: original.naturalWidth, height: original.naturalHeight };
+    layers.style.width = `${size.width}px`;
+    layers.style.height = `${size.height}px`;
+    views.dataset.loaded = "yes";
+    fit();
   }
 
   // ---- the named backgrounds -----------------------------------------------------------------
@@ -323,7 +745,12 @@
   // ---- events --------------------------------------------------------------------------------
 
   photoInput.addEventListener("change", () => setPhoto(photoInput.files[0]));
-  original.addEventListener("error", () => { original.hidden = true; });
+  original.addEventListener("load", onOriginalLoaded);
+  original.addEventListener("error", () => {
+    original.hidden = true;
+    dropPreview.hidden = true;
+    views.dataset.loaded = "failed";
+  });
   for (const type of ["dragenter", "dragover"]) {
     drop.addEventListener(type, (event) => {
       event.preventDefault();
@@ -348,11 +775,47 @@
     schedule();
   });
   colour.addEventListener("input", () => { $("bg-colour").checked = true; syncChoices(); });
+  tools.addEventListener("change", (event) => {
+    if (event.target.name !== "tool") return;
+    stage.dataset.tool = currentTool();
+    toolHint.textContent = TOOL_HINTS[currentTool()];
+  });
+  brushSize.addEventListener("input", () => {
+    $("brush-size-value").textContent = `${brushSize.value} px`;
+  });
+  undoButton.addEventListener("click", undo);
+  redoButton.addEventListener("click", redo);
+  document.addEventListener("keydown", (event) => {
+    if (!(event.ctrlKey || event.metaKey) || event.target.matches("input[type=text], " +
+      "input[type=password]")) return;
+    const key = event.key.toLowerCase();
+    if (key === "z" && !event.shiftKey) undo();
+    else if (key === "y" || (key === "z" && event.shiftKey)) redo();
+    else return;
+    event.preventDefault();
+  });
+  stage.addEventListener("pointerdown", onPointerDown);
+  stage.addEventListener("pointermove", onPointerMove);
+  stage.addEventListener("pointerup", onPointerUp);
+  stage.addEventListener("pointercancel", onPointerUp);
+  stage.addEventListener("wheel", (event) => {
+    if (!size) return;
+    event.preventDefault();
+    const box = stage.getBoundingClientRect();
+    zoomAt(event.deltaY < 0 ? 1.25 : 0.8, event.clientX - box.left, event.clientY - box.top);
+  }, { passive: false });
+  $("zoom-in").addEventListener("click", () => zoomAt(1.5));
+  $("zoom-out").addEventListener("click", () => zoomAt(1 / 1.5));
+  $("zoom-fit").addEventListener("click", fit);
+  $("zoom-actual").addEventListener("click", () => zoomAt(1 / view.scale));
+  compare.addEventListener("input", showCompare);
+  new ResizeObserver(() => { if (fitted) fit(); }).observe(stage);
   $("use-key").addEventListener("click", () => {
     const key = $("api-key").value.trim();
     if (!key) return;
     sessionStorage.setItem(KEY_STORE, key);
     $("api-key").value = "";
+    if (photo && !people) fetchPeople();
     run();
   });
   form.addEventListener("submit", (event) => {
@@ -362,5 +825,6 @@
 
   setState("empty");
   syncChoices();
+  syncUndo();
   loadBackgrounds();
 })();
