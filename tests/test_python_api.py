@@ -9,7 +9,13 @@ import requests
 from PIL import Image
 
 import background_replacement
-from background_replacement import BackgroundReplacer, NoPersonFound, TrimapParams
+from background_replacement import (
+    BackgroundReplacer,
+    NoPersonFound,
+    NoSuchPerson,
+    PeopleChoice,
+    TrimapParams,
+)
 from background_replacement.backgrounds import Colour
 from tests.conftest import EXAMPLES
 
@@ -89,3 +95,32 @@ def test_the_one_off_function_loads_once_and_answers_the_same(replacer, astronau
         np.testing.assert_array_equal(first, replacer.replace(astronaut_png, output="cutout"))
     finally:
         background_replacement.default_replacer.cache_clear()
+
+
+def test_people_and_hints_in_process_as_over_http(replacer, matting_service, two_people_png):
+    hint = np.zeros((400, 680, 4), np.uint8)
+    hint[10:40, 320:360] = (255, 255, 255, 255)  # keep a piece of the grey gap
+    buffer = io.BytesIO()
+    Image.fromarray(hint).save(buffer, format="PNG")
+    for form, local in (({"people": "1"}, {"people": [1]}),
+                        ({"people": "largest"}, {"people": "largest"}),
+                        ({"points": "120,300"}, {"points": [(120, 300)]}),
+                        ({"people": "0"}, {"people": PeopleChoice(indices=(0,)), "hint": hint})):
+        files = {"image": two_people_png}
+        if "hint" in local:
+            files["hint"] = buffer.getvalue()
+        response = requests.post(matting_service.url + "/matte", files=files,
+                                 data={"output": "alpha", **form}, timeout=120)
+        assert response.status_code == 200, response.text
+        served = np.asarray(Image.open(io.BytesIO(response.content)))
+        mine = replacer.replace(two_people_png, output="alpha", **local)
+        assert np.abs(mine.astype(int) - served.astype(int)).max() <= 1, form
+    assert np.all(mine[10:40, 320:360] == 255)
+    with pytest.raises(NoSuchPerson):
+        replacer.replace(two_people_png, people=[5])
+    with pytest.raises(NoSuchPerson):
+        replacer.replace(two_people_png, points=[(340, 200)])  # the gap: nobody
+    with pytest.raises(ValueError, match="outside"):
+        replacer.replace(two_people_png, points=[(700, 10)])
+    with pytest.raises(ValueError, match="the hint is"):
+        replacer.replace(two_people_png, hint=hint[:10])
