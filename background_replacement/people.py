@@ -7,9 +7,10 @@ photo into the indices kept. Pure numpy; no HTTP.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -119,15 +120,26 @@ class Person:
 
 @dataclass(frozen=True)
 class People:
-    """The people of one photo: ``masks`` float32 N×H×W (each person's probability, in [0, 1])
-    and one score each."""
+    """The people of one photo (``shape``: its height and width), one score each; their masks
+    are computed by ``split`` when first needed (keeping everyone needs none of them)."""
 
-    masks: np.ndarray
     scores: tuple[float, ...]
+    shape: tuple[int, int]
+    split: Callable[[], np.ndarray] = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, masks: np.ndarray, scores: Sequence[float]) -> People:
+        """People from their masks, float32 N×H×W, and scores."""
+        return cls(tuple(scores), masks.shape[1:], lambda: masks)
 
     @classmethod
     def none(cls, height: int, width: int) -> People:
-        return cls(np.zeros((0, height, width), np.float32), ())
+        return cls.of(np.zeros((0, height, width), np.float32), ())
+
+    @functools.cached_property
+    def masks(self) -> np.ndarray:
+        """float32 N×H×W: each person's probability, in [0, 1]."""
+        return self.split()
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -146,7 +158,7 @@ class People:
     def index_mask(self) -> np.ndarray:
         """uint8 H×W: 0 where nobody is, else 1 + the index of the most probable person."""
         if len(self) == 0:
-            return np.zeros(self.masks.shape[1:], np.uint8)
+            return np.zeros(self.shape, np.uint8)
         best = self.masks.argmax(axis=0)
         found = np.take_along_axis(self.masks, best[None], axis=0)[0] >= MASK_THRESHOLD
         return np.where(found, best + 1, 0).astype(np.uint8)
@@ -154,7 +166,7 @@ class People:
     def person_at(self, x: float, y: float) -> int:
         """The index of the person under pixel (x, y); ``ValueError`` off the photo,
         ``NoSuchPerson`` on nobody."""
-        height, width = self.masks.shape[1:]
+        height, width = self.shape
         if not (0 <= x < width and 0 <= y < height):
             raise ValueError(f"the point ({x:g}, {y:g}) is outside the {width}×{height} image")
         column, row = int(x), int(y)

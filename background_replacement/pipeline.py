@@ -114,7 +114,8 @@ def find_people(segmenter: PersonSegmenter, image_rgb: np.ndarray,
     view = SegmentationView.of(image_rgb)
     segmentation = segmenter.segment(view.pixels, score_threshold=params.score_threshold)
     return (view.restore(segmentation.probability),
-            People(view.restore_masks(segmentation.masks), segmentation.scores))
+            People(segmentation.scores, (view.height, view.width),
+                   lambda: view.restore_masks(segmentation.masks)))
 
 
 def segment_to_trimap(segmenter: PersonSegmenter, image_rgb: np.ndarray,
@@ -143,9 +144,8 @@ def trimap_of_people(found: People, kept: tuple[int, ...], probability: np.ndarr
     """
     if len(kept) == len(found):
         return probability, trimap_for(probability, params)
-    shape = found.masks.shape[1:]
     kept_probability = (found.masks[list(kept)].max(axis=0) if kept
-                        else np.zeros(shape, np.float32))
+                        else np.zeros(found.shape, np.float32))
     trimap = trimap_for(kept_probability, params)
     dropped = found.masks[[i for i in range(len(found)) if i not in kept]].max(axis=0)
     theirs = (dropped > kept_probability) & (dropped >= params.bg_threshold)

@@ -85,7 +85,7 @@ def mask() -> Response:
 def people_json(people: People, segmenter: str) -> dict[str, Any]:
     """What ``POST /people`` answers: each person's box, score and area, and the index mask as
     a PNG data URL (one channel: 0 nobody, 1 + index where a person is)."""
-    height, width = people.masks.shape[1:]
+    height, width = people.shape
     mask = base64.b64encode(encode_image(people.index_mask(), "png")).decode("ascii")
     return {"width": width, "height": height, "segmenter": segmenter,
             "people": [{"index": index, "box": list(person.box), "score": person.score,

@@ -24,7 +24,7 @@ def disc(shape: tuple[int, int], cx: float, cy: float, radius: float) -> np.ndar
 def two() -> People:
     """Two people side by side on 120×200: a small one on the left, a large one on the right."""
     shape = (120, 200)
-    return People(np.stack([disc(shape, 50, 60, 20), disc(shape, 135, 60, 35)]), (0.9, 0.8))
+    return People.of(np.stack([disc(shape, 50, 60, 20), disc(shape, 135, 60, 35)]), (0.9, 0.8))
 
 
 @pytest.mark.parametrize(("people", "points", "expected"), [
@@ -95,7 +95,7 @@ def test_everyone_kept_is_the_trimap_of_the_probability(two):
 
 def test_a_person_left_out_is_background_also_in_the_band_of_one_kept():
     shape = (100, 160)
-    near = People(np.stack([disc(shape, 50, 50, 30), disc(shape, 105, 50, 30)]), (0.9, 0.9))
+    near = People.of(np.stack([disc(shape, 50, 50, 30), disc(shape, 105, 50, 30)]), (0.9, 0.9))
     probability = near.masks.max(axis=0)
     _, alone = trimap_of_people(near, (0,), probability)
     kept_only = trimap_for(near.masks[0])

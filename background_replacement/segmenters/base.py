@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, Self
 
 import numpy as np
@@ -13,14 +15,23 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PersonSegmentation:
-    """``probability``: float32 H×W in [0, 1], at the input's size; ``people``: how many found;
-    ``masks``: float32 people×H×W, each person's own probability (their pixelwise maximum is
-    ``probability`` where anyone was found); ``scores``: one per person."""
+    """``probability``: float32 H×W in [0, 1], at the input's size; ``scores``: one per person
+    found; ``split`` computes, only when asked (``masks``), each person's own probability."""
 
     probability: np.ndarray
-    people: int
-    masks: np.ndarray
     scores: tuple[float, ...]
+    split: Callable[[], np.ndarray] = field(repr=False, compare=False)
+
+    @property
+    def people(self) -> int:
+        """How many people were found."""
+        return len(self.scores)
+
+    @functools.cached_property
+    def masks(self) -> np.ndarray:
+        """float32 people×H×W, each person's own probability (their pixelwise maximum is
+        ``probability`` where anyone was found)."""
+        return self.split()
 
 
 class PersonSegmenter(Protocol):

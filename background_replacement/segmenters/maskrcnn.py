@@ -119,14 +119,16 @@ class MaskRCNNSegmenter:
         return detections[0]["masks"][:, 0], scores[0][keep]
 
     def segment(self, image_rgb: np.ndarray, *, score_threshold: float) -> PersonSegmentation:
-        """Each person's mask with score ≥ threshold, and their pixelwise maximum."""
+        """The pixelwise maximum of the masks of the people with score ≥ threshold; each
+        person's own mask comes to the CPU only when asked for."""
         height, width = image_rgb.shape[:2]
         with torch.inference_mode():
             tensor = torch.from_numpy(image_rgb).to(self.device).permute(2, 0, 1)
             masks, scores = self._people(tensor.float().div_(255.0), score_threshold)
-            masks = np.ascontiguousarray(masks.float().cpu().numpy())
             scores = tuple(float(score) for score in scores.cpu())
-        if not scores:
-            return PersonSegmentation(np.zeros((height, width), np.float32), 0,
-                                      np.zeros((0, height, width), np.float32), ())
-        return PersonSegmentation(masks.max(axis=0), len(scores), masks, scores)
+            if not scores:
+                return PersonSegmentation(np.zeros((height, width), np.float32), (),
+                                          lambda: np.zeros((0, height, width), np.float32))
+            probability = masks.amax(dim=0).float().cpu().numpy()
+        return PersonSegmentation(np.ascontiguousarray(probability), scores,
+                                  lambda: np.ascontiguousarray(masks.float().cpu().numpy()))

@@ -46,17 +46,21 @@ def nearest_region(regions: np.ndarray) -> np.ndarray:
     return regions[regions > 0][nearest - 1] if regions.any() else regions
 
 
+def split_regions(probability: np.ndarray, regions: np.ndarray, count: int) -> np.ndarray:
+    """Each person's own map (float32 people×H×W): the probability where their region
+    (``person_regions``'s labels) is the nearest one, 0 elsewhere."""
+    if count == 0:
+        return np.zeros((0, *probability.shape), np.float32)
+    nearest = nearest_region(regions)
+    return np.stack([np.where(nearest == index + 1, probability, 0.0)
+                     for index in range(count)]).astype(np.float32)
+
+
 def split_people(probability: np.ndarray,
                  score_threshold: float) -> tuple[np.ndarray, tuple[float, ...]]:
-    """Each person's own map (float32 people×H×W): the probability where their region is the
-    nearest one, 0 elsewhere; and their scores."""
+    """``person_regions`` and ``split_regions`` together: each person's map and score."""
     regions, scores = person_regions(probability, score_threshold)
-    if not scores:
-        return np.zeros((0, *probability.shape), np.float32), ()
-    nearest = nearest_region(regions)
-    masks = np.stack([np.where(nearest == index + 1, probability, 0.0)
-                      for index in range(len(scores))]).astype(np.float32)
-    return masks, tuple(scores)
+    return split_regions(probability, regions, len(scores)), tuple(scores)
 
 
 def mean_probability(maps: list[np.ndarray]) -> np.ndarray:
@@ -104,5 +108,6 @@ class SelfieSegmenter:
             maps.append(self._probability(graph, lock, image_rgb))
             maps.append(self._probability(graph, lock, mirror)[:, ::-1])
         probability = mean_probability(maps)
-        masks, scores = split_people(probability, score_threshold)
-        return PersonSegmentation(probability, len(scores), masks, scores)
+        regions, scores = person_regions(probability, score_threshold)
+        return PersonSegmentation(probability, tuple(scores),
+                                  lambda: split_regions(probability, regions, len(scores)))
