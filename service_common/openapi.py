@@ -52,7 +52,7 @@ def people_parameter_properties() -> dict[str, Any]:
                                   "indices as POST /people numbers them (0,2). The others "
                                   "are background. 400 malformed; 422 no_such_person for an "
                                   "index past the last person."},
-        "points": {"type": "string", "examples": ["120,80;300,95"],
+        "points": {"type": "string", "example": "120,80;300,95",
                    "description": f"Up to {MAX_POINTS} x,y pixels separated by ';': keep the "
                                   "person under each (with 'people' indices or largest, both "
                                   "are kept). 400 for a point off the photo; 422 "
