@@ -83,7 +83,7 @@ class PeopleChoice:
         if self.largest or self.indices:
             form["people"] = "largest" if self.largest else ",".join(map(str, self.indices))
         if self.points:
-            form["points"] = ";".join(f"{x:g},{y:g}" for x, y in self.points)
+            form["points"] = ";".join(f"{x!r},{y!r}" for x, y in self.points)
         return form
 
 

@@ -35,6 +35,7 @@ def two() -> People:
     ("2, 0,2", None, PeopleChoice(indices=(0, 2))),
     ("", "10,20; 30.5,4", PeopleChoice(points=((10.0, 20.0), (30.5, 4.0)))),
     ("1", "3,4", PeopleChoice(indices=(1,), points=((3.0, 4.0),))),
+    ("", "123456.25,7", PeopleChoice(points=((123456.25, 7.0),))),
 ])
 def test_choice_grammar(people, points, expected):
     choice = PeopleChoice.parse(people, points)
