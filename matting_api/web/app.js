@@ -407,13 +407,16 @@
   function drawOutlines() {
     if (!people || !hasResult) return;
     const { width, height, labels } = people;
+    const t = Math.max(1, Math.round(2 / fitScale()));
+    const drawn = `${photoSerial}|${t}|${kept ? [...kept].sort().join(",") : "all"}`;
+    if (outlines.dataset.drawn === drawn) return; // a new result, the same people: as they are
+    outlines.dataset.drawn = drawn;
     if (outlines.width !== width || outlines.height !== height) {
       Object.assign(outlines, { width, height });
     }
     const context = outlines.getContext("2d");
     const image = context.createImageData(width, height);
     const rgba = image.data;
-    const t = Math.max(1, Math.round(2 / fitScale()));
     const at = (x, y) => (x < 0 || y < 0 || x >= width || y >= height ? 0 : labels[y * width + x]);
     for (let y = 0; y < height; y += 1) {
       for (let x = 0; x < width; x += 1) {
@@ -674,6 +677,7 @@
     cache.clear();
     delete views.dataset.people;
     for (const canvas of [outlines, strokesCanvas]) Object.assign(canvas, { width: 0, height: 0 });
+    delete outlines.dataset.drawn;
     tools.disabled = true;
     syncUndo();
   }
