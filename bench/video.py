@@ -1,15 +1,23 @@
-"""Video benchmark: frames per second of the whole command, and alpha flicker with temporal
-stability on and off.
+"""Video benchmark: frames per second of the whole command, with the services and in process
+(``--local``), beside references from the same run; alpha flicker with temporal stability on and
+off, for the frames matted at full size (as before the per-frame budget) and within it.
 
-Starts both services as real processes with the embedded backends (MediaPipe selfie +
-closed-form matting) and, for a clip from ../shared/data/videos at its native size:
+Starts both services under gunicorn with the embedded backends (MediaPipe selfie + closed-form
+matting), as ``remove-background-services`` does, and, for a clip from ../shared/data/videos at
+its native size:
 
-1. runs ``python -m client.video CLIP out.mp4 --background BACKGROUND`` as a user would and
-   divides the frames by the wall-clock time of the whole process (start-up, decoding, HTTP,
-   segmentation, matting, compositing, encoding, sound);
-2. runs the same function in-process with an ``on_frame`` hook that keeps each frame's alpha as
-   the service answered it (what temporal stability off writes) and after the filter (on), and
-   prints:
+1. runs ``python -m client.video CLIP out.mp4 --background BACKGROUND`` as a user would, once
+   with the services and once with ``--local``, and divides the frames by the wall-clock time of
+   the whole process (start-up, model loading for ``--local``, decoding, matting, compositing,
+   encoding) and by the job's own time, as the command prints it;
+2. references, in the same run: the rate of a float64 matrix product (the BLAS that closed-form
+   matting's factorisation runs on), and the straightforward per-frame pipeline in process on the
+   first frames (one selfie pass, 0.1/0.9 trimap, pymatting's closed-form at full size,
+   composite; one frame after the other);
+3. runs the same function in process through the services with an ``on_frame`` hook, once with
+   every frame matted at full size (``solve_pixels=0``, the path before the per-frame budget)
+   and once within the default budget, and once in process with the core (``LocalMatting``),
+   and prints for each:
    - flicker: the mean absolute change of alpha between consecutive frames over the pixels
      that are background in both frames or foreground in both (alpha < 0.5 or ≥ 0.5 in both,
      judged on the unfiltered alpha, so the same pixels count for on and off; people moving
@@ -17,12 +25,14 @@ closed-form matting) and, for a clip from ../shared/data/videos at its native si
    - held back: the mean |alpha on − alpha off| over the pixels whose unfiltered alpha did
      change sides, split by whether the picture itself changed there by more than 10 levels
      (a moving edge: the filter should leave it alone, 0 = no smear) or not (a still pixel
-     whose matte flipped: the flicker the filter is there to calm).
+     whose matte flipped: the flicker the filter is there to calm);
+   - how far the unfiltered alpha is from the full-size one (mean |Δalpha|, IoU of alpha ≥ 0.5);
+   - where the time goes: milliseconds a frame in each stage.
 
-Both services get two warm-up frames first, so neither run pays for first-request costs.
+Both services get two warm-up frames first, so no run pays for first-request costs.
 
     .venv/bin/python -m bench.video [--clip asl_thanks.mkv] [--background asl_walk.mkv]
-                                    [--in-flight 4] [--max-frames N]
+                                    [--max-frames N] [--reference-frames 5]
 """
 
 from __future__ import annotations
@@ -40,12 +50,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bench.machine import describe, matmul_gflops
+from bench.matting_quality import straightforward_pipeline
+from client.frame_matting import DEFAULT_SOLVE_PIXELS, ServiceMatting, matte_frame
 from client.matting_client import MattingClient
 from client.media import probe, read_frames
-from client.video import FrameResult, matte_frame, replace_background
+from client.video import FrameResult, local_matting, replace_background
 from testing.launcher import ROOT, Service
 
 VIDEOS = ROOT.parent / "shared" / "data" / "videos"
+BACKENDS = {"SEGMENTER": "selfie", "MATTER": "closed-form"}
 
 
 def flicker(alphas: list[np.ndarray], reference: list[np.ndarray]) -> float:
@@ -82,20 +96,79 @@ def picture_moved(previous_rgb: np.ndarray, rgb: np.ndarray, levels: int = 10) -
     return cv2.absdiff(gray, cv2.cvtColor(previous_rgb, cv2.COLOR_RGB2GRAY)) > levels
 
 
-def run_command(clip: Path, background: Path, target: Path, server: str, in_flight: int,
-                max_frames: int | None) -> tuple[int, float]:
-    """The command as a user runs it: (frames written, wall-clock seconds)."""
+def run_command(clip: Path, background: Path, target: Path, extra: list[str],
+                max_frames: int | None) -> tuple[int, float, float]:
+    """The command as a user runs it: (frames written, wall-clock seconds of the process, the
+    job's frames per second as the command prints them)."""
     command = [sys.executable, "-m", "client.video", str(clip), str(target), "--background",
-               str(background), "--server", server, "--in-flight", str(in_flight)]
+               str(background), *extra]
     if max_frames:
         command += ["--max-frames", str(max_frames)]
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **BACKENDS})
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"client.video failed:\n{done.stderr}")
-    frames = re.search(r"(\d+) frames", done.stdout)
-    return int(frames.group(1)) if frames else 0, seconds
+    written = re.search(r"(\d+) frames, .* ([\d.]+) frames/s", done.stdout)
+    if written is None:
+        raise SystemExit(f"client.video said something unexpected:\n{done.stdout}")
+    return int(written.group(1)), seconds, float(written.group(2))
+
+
+def straightforward_rate(clip: Path, background: Path, frames: int) -> float:
+    """Frames per second of the straightforward per-frame pipeline in process: alpha (one
+    selfie pass, 0.1/0.9 trimap, closed-form at full size), then the frame over the background
+    frame, one frame after the other; decoding not counted."""
+    alpha_of = straightforward_pipeline()
+    pictures = [f.rgb for _, f in zip(range(frames), read_frames(clip), strict=False)]
+    behind = [f.rgb for _, f in zip(range(frames), read_frames(background), strict=False)]
+    start = time.perf_counter()
+    for picture, back in zip(pictures, behind, strict=False):
+        alpha = alpha_of(b"", picture)[:, :, None]
+        back = cv2.resize(back, picture.shape[1::-1])
+        _ = (alpha * picture + (1 - alpha) * back + 0.5).astype(np.uint8)
+    return len(pictures) / (time.perf_counter() - start)
+
+
+class Recorded:
+    """What ``on_frame`` saw of one in-process run: alpha before and after temporal stability,
+    and where the picture moved."""
+
+    def __init__(self) -> None:
+        self.off: list[np.ndarray] = []
+        self.on: list[np.ndarray] = []
+        self.moving: list[np.ndarray] = []
+        self._previous: np.ndarray | None = None
+
+    def __call__(self, result: FrameResult) -> None:
+        self.off.append(result.raw_alpha)
+        self.on.append(result.alpha)
+        previous = result.image_rgb if self._previous is None else self._previous
+        self.moving.append(picture_moved(previous, result.image_rgb))
+        self._previous = result.image_rgb
+
+
+def report_run(name: str, result, recorded: Recorded, full: Recorded | None) -> None:
+    """One in-process run: rate, flicker, held back, distance from full size, stages."""
+    off = flicker(recorded.off, recorded.off)
+    on = flicker(recorded.on, recorded.off)
+    moved, still = held_back(recorded.on, recorded.off, recorded.moving)
+    print(f"{name}: {result.frames} frames in {result.seconds:.1f} s = "
+          f"{result.frames / result.seconds:.2f} frames/s")
+    print(f"  flicker off {off:.5f}, on {on:.5f} ({on / max(off, 1e-12):.0%} of off); held back "
+          f"on moving edges {moved:.5f}, on still pictures {still:.5f}")
+    if full is not None:
+        difference = np.mean([np.abs(a - b).mean() for a, b in zip(recorded.off, full.off,
+                                                                  strict=True)])
+        ious = [np.count_nonzero((a >= 0.5) & (b >= 0.5))
+                / max(1, np.count_nonzero((a >= 0.5) | (b >= 0.5)))
+                for a, b in zip(recorded.off, full.off, strict=True)]
+        print(f"  against full size: mean |Δalpha| {difference:.5f}, IoU (alpha ≥ 0.5) "
+              f"{np.mean(ious):.4f}")
+    stages = ", ".join(f"{stage} {1000 * spent / result.frames:.1f}"
+                       for stage, spent in result.stages.items())
+    print(f"  ms a frame: {stages}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", default="asl_thanks.mkv", help="a file in ../shared/data/videos")
     parser.add_argument("--background", default="asl_walk.mkv",
                         help="a file in ../shared/data/videos to put behind")
-    parser.add_argument("--in-flight", type=int, default=4)
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
+    parser.add_argument("--reference-frames", type=int, default=5,
+                        help="frames the straightforward pipeline is timed on")
     args = parser.parse_args(argv)
     clip, background = VIDEOS / args.clip, VIDEOS / args.background
     for path in (clip, background):
@@ -114,53 +188,57 @@ def main(argv: list[str] | None = None) -> int:
     info = probe(clip)
     length = info.frames or (round(info.duration * info.rate) if info.duration else "?")
     print(f"clip {clip.name}: {info.width}×{info.height}, {float(info.rate):g} fps, "
-          f"{length} frames; background {background.name}; "
-          f"{os.cpu_count()} CPUs; {args.in_flight} frames in flight")
+          f"{length} frames; background {background.name}; solve budget "
+          f"{DEFAULT_SOLVE_PIXELS} pixels")
+    print(f"machine: {describe()}")
+    print(f"reference: float64 matrix product {matmul_gflops():.1f} GFLOP/s; straightforward "
+          f"per-frame pipeline {straightforward_rate(clip, background, args.reference_frames):.2f}"
+          f" frames/s (first {args.reference_frames} frames)")
 
-    segmentation = Service("segmentation_api", {"SEGMENTER": "selfie"})
-    matting = Service("matting_api", {"MATTER": "closed-form"})
-    alphas: list[tuple[np.ndarray, np.ndarray]] = []  # (off, on) for each frame
-    moving: list[np.ndarray] = []
-    previous: list[np.ndarray] = []
+    segmentation = Service("segmentation_api", {"SEGMENTER": BACKENDS["SEGMENTER"]},
+                           server="gunicorn")
+    matting = Service("matting_api", {"MATTER": BACKENDS["MATTER"]}, server="gunicorn")
+    runs: dict[str, tuple] = {}
     try:
         segmentation.start()
         matting.env["SEGMENTATION_URL"] = segmentation.url
         matting.start()
+        service = ServiceMatting(MattingClient(matting.url))
         first = next(read_frames(clip)).rgb
         for _ in range(2):
-            matte_frame(MattingClient(matting.url), first)
+            matte_frame(service, first)
         with tempfile.TemporaryDirectory() as folder:
-            frames, seconds = run_command(clip, background, Path(folder) / "command.mp4",
-                                          matting.url, args.in_flight, args.max_frames)
-
-            def keep(result: FrameResult) -> None:
-                alphas.append((result.raw_alpha, result.alpha))
-                moving.append(picture_moved(previous[-1] if previous else result.image_rgb,
-                                            result.image_rgb))
-                previous[:] = [result.image_rgb]
-
-            inline = replace_background(clip, Path(folder) / "inline.mp4",
-                                        background=str(background), server=matting.url,
-                                        in_flight=args.in_flight, max_frames=args.max_frames,
-                                        progress=False, on_frame=keep)
+            command = run_command(clip, background, Path(folder) / "command.mp4",
+                                  ["--server", matting.url], args.max_frames)
+            local = run_command(clip, background, Path(folder) / "local.mp4", ["--local"],
+                                args.max_frames)
+            for name, solve_pixels, matter in (
+                    ("services, every frame at full size (before)", 0, service),
+                    ("services, within the budget", DEFAULT_SOLVE_PIXELS, service),
+                    ("in process (LocalMatting), within the budget", DEFAULT_SOLVE_PIXELS,
+                     None)):
+                recorded = Recorded()
+                if matter is None:
+                    os.environ.update(BACKENDS)
+                    matter = local_matting()
+                result = replace_background(
+                    clip, Path(folder) / "inline.mp4", background=str(background),
+                    max_frames=args.max_frames, progress=False, on_frame=recorded,
+                    matting=matter, solve_pixels=solve_pixels,
+                    in_flight=4 if matter is service else len(os.sched_getaffinity(0)))
+                runs[name] = (result, recorded)
     finally:
         matting.stop()
         segmentation.stop()
 
-    off, on = [a for a, _ in alphas], [a for _, a in alphas]
-    print(f"whole command (python -m client.video, .mp4, stability on): {frames} frames in "
-          f"{seconds:.1f} s = {frames / seconds:.2f} frames/s")
-    print(f"same function in-process: {inline.frames} frames in {inline.seconds:.1f} s = "
-          f"{inline.frames / inline.seconds:.2f} frames/s")
-    print("flicker, mean |Δalpha| between consecutive frames over pixels background or "
-          "foreground in both:")
-    print(f"  temporal stability off: {flicker(off, off):.5f}")
-    print(f"  temporal stability on:  {flicker(on, off):.5f}  "
-          f"({flicker(on, off) / max(flicker(off, off), 1e-12):.0%} of off)")
-    moved, still = held_back(on, off, moving)
-    print("held back, mean |alpha on − off| where the unfiltered alpha crossed 0.5:")
-    print(f"  moving edges (picture changed > 10 levels): {moved:.5f}")
-    print(f"  still picture (the matte alone flipped):    {still:.5f}")
+    for name, (frames, seconds, job_rate) in (("with the services", command),
+                                               ("--local", local)):
+        print(f"whole command {name} (.mp4, stability on): {frames} frames in {seconds:.1f} s "
+              f"= {frames / seconds:.2f} frames/s; the job alone (as the command prints it) "
+              f"{job_rate:.2f} frames/s")
+    full = next(iter(runs.values()))[1]
+    for name, (result, recorded) in runs.items():
+        report_run(name, result, recorded, None if recorded is full else full)
     return 0
 
 

@@ -130,15 +130,20 @@ class VideoBackdrop:
         return self._covered
 
 
-def open_backdrop(spec: str, width: int, height: int, *, client: MattingClient,
-                  end: str = "loop", foreground_rate: Fraction | None = None) -> Backdrop:
+def open_backdrop(spec: str, width: int, height: int, *, client: MattingClient | None = None,
+                  library: Mapping[str, np.ndarray] | None = None, end: str = "loop",
+                  foreground_rate: Fraction | None = None) -> Backdrop:
     """The backdrop that ``spec`` names: the path of a video, or anything the core's background
-    grammar reads (names are the service's); ``VideoError`` when it names nothing usable."""
+    grammar reads (names from ``library``, else the service's that ``client`` reaches);
+    ``VideoError`` when it names nothing usable."""
+    if library is None:
+        if client is None:
+            raise ValueError("give a client or a library of named backgrounds")
+        library = ServiceBackgrounds(client, width, height)
     try:
         path = file_named(spec)
         if path is not None and path.suffix.lower() not in IMAGE_SUFFIXES:
             return VideoBackdrop(path, width, height, end=end, foreground_rate=foreground_rate)
-        return Timeless(parse_background(spec, ServiceBackgrounds(client, width, height),
-                                         files=True))
+        return Timeless(parse_background(spec, library, files=True))
     except ValueError as exc:
         raise VideoError(str(exc)) from None

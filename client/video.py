@@ -4,7 +4,8 @@ is composited over the matching frame of a background, and the frames become a f
     remove-background-video FOREGROUND OUTPUT [--background BACKGROUND]
                            [--background-end loop|freeze|trim] [--server URL]
                            [--start SECONDS] [--duration SECONDS] [--max-frames N]
-                           [--in-flight 4] [--no-temporal-stability]
+                           [--in-flight N] [--local] [--solve-pixels N]
+                           [--no-temporal-stability]
 
 BACKGROUND is a video, or anything the core's background grammar reads: an image, ``#rrggbb``,
 a CSS colour name, ``blur``, ``transparent`` or the name of one of the service's backgrounds
@@ -12,35 +13,48 @@ a CSS colour name, ``blur``, ``transparent`` or the name of one of the service's
 OUTPUT's extension picks the format: ``.mp4`` H.264 + AAC for sharing, ``.webm`` VP9 with
 alpha + Opus, ``.mov`` ProRes 4444 with alpha + PCM for editors.
 
-How: frames are decoded with PyAV, sent as JPEG to ``POST /matte`` for ``output=cutout`` (the
-people's colours F and alpha, a lossless PNG back; ``if_no_person=empty``, so a frame with nobody
-in it has alpha 0 and becomes the background frame), several at a time from a thread pool and
-taken back in order. Alpha is smoothed over time (``client.temporal``) and composited here:
-alpha·F + (1 − alpha)·background, in float, rounded once.
+How: frames are decoded with PyAV and matted (``client.frame_matting``), several at a time
+from a thread pool, and taken back in order: each is shrunk to the per-frame budget of pixels,
+sent as JPEG to ``POST /matte`` for ``output=cutout`` (the people's colours F and alpha, a
+lossless PNG back; ``if_no_person=empty``, so a frame with nobody in it has alpha 0 and becomes
+the background frame), or with ``--local`` matted by the core in this process without any
+service, and brought back to the frame's size. Alpha is smoothed over time
+(``client.temporal``) and composited here: alpha·F + (1 − alpha)·background, in float, rounded
+once.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import os
 import sys
 import threading
 import time as clock
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import islice
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
 from background_replacement.backgrounds import DEFAULT_BACKGROUND
-from background_replacement.compositing import composite, to_uint8
+from background_replacement.compositing import composite, cutout
+from background_replacement.params import DEFAULT_PARAMS, TrimapParams
 from client.backdrops import BACKGROUND_ENDS, Backdrop, VideoBackdrop, open_backdrop
+from client.frame_matting import (
+    DEFAULT_SOLVE_PIXELS,
+    FrameMatting,
+    LocalMatting,
+    Matted,
+    ServiceMatting,
+    matte_frame,
+)
 from client.matting_client import DEFAULT_SERVER, MattingClient, MattingError
 from client.media import (
     Frame,
@@ -56,17 +70,7 @@ from client.media import (
 from client.temporal import AlphaStabilizer, TemporalStability
 
 DEFAULT_IN_FLIGHT = 4  # the matting service works on 4 requests at once by default
-JPEG_QUALITY = 95
 DEFAULT_STABILITY = TemporalStability()
-
-
-@dataclass(frozen=True)
-class Matted:
-    """The service's answer for one frame: colours F (RGB uint8 H×W×3), alpha (float32 H×W)."""
-
-    foreground_rgb: np.ndarray
-    alpha: np.ndarray
-    people: int | None
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ class FrameResult:
     index: int
     time: Fraction
     image_rgb: np.ndarray
-    raw_alpha: np.ndarray  # as the service answered
+    raw_alpha: np.ndarray  # as matted, before temporal stability
     alpha: np.ndarray  # after temporal stability
     people: int | None
     pixels: np.ndarray
@@ -95,36 +99,9 @@ class VideoResult:
     transparent: bool
     audio: str  # "none", "copied (aac)" or "encoded (aac → opus)"
     seconds: float  # wall-clock time of the whole job
-
-
-def encode_jpeg(image_rgb: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
-    """RGB uint8 H×W×3 → JPEG bytes."""
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR),
-                            [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return data.tobytes()
-
-
-def decode_cutout(data: bytes, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """A cutout PNG (RGBA) → (F as RGB uint8 H×W×3, alpha float32 H×W); ``MattingError`` when
-    it is not an RGBA image of the frame's size."""
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if pixels is None or pixels.shape != (height, width, 4):
-        shape = None if pixels is None else pixels.shape
-        raise MattingError(f"the service answered {shape} for a {width}×{height} frame; "
-                           "expected an RGBA cutout of the same size")
-    rgb = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
-    return rgb, pixels[:, :, 3].astype(np.float32) / 255.0
-
-
-def matte_frame(client: MattingClient, image_rgb: np.ndarray,
-                params: Mapping[str, str] | None = None) -> Matted:
-    """Send one frame (as JPEG) for its cutout; thread-safe."""
-    answer = client.request(encode_jpeg(image_rgb), output="cutout", fmt="png",
-                            if_no_person="empty", **(params or {}))
-    foreground, alpha = decode_cutout(answer.content, *image_rgb.shape[:2])
-    return Matted(foreground, alpha, answer.people)
+    # Seconds spent in each stage, summed over the frames (the matting stages in the pool's
+    # threads, the others in the caller's; "wait" is the caller waiting for a matte).
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 def render(matted: Matted, alpha: np.ndarray, image_rgb: np.ndarray, backdrop: Backdrop,
@@ -132,11 +109,11 @@ def render(matted: Matted, alpha: np.ndarray, image_rgb: np.ndarray, backdrop: B
     """The output picture: RGBA (F, alpha) when transparent, else F over the backdrop's frame;
     None when the backdrop has ended."""
     if backdrop.transparent:
-        return np.dstack([matted.foreground_rgb, to_uint8(alpha)])
+        return cutout(matted.foreground, alpha)
     behind = backdrop.behind(time, image_rgb, alpha)
     if behind is None:
         return None
-    return composite(matted.foreground_rgb.astype(np.float32) / 255.0, alpha, behind)
+    return composite(matted.foreground, alpha, behind)
 
 
 def seconds(value: float | str | Fraction | None) -> Fraction | None:
@@ -170,26 +147,33 @@ def replace_background(foreground: str | Path, output: str | Path, *,
                        max_frames: int | None = None, progress: bool = True,
                        on_frame: Callable[[FrameResult], None] | None = None,
                        client: MattingClient | None = None,
-                       params: Mapping[str, str] | None = None) -> VideoResult:
+                       params: TrimapParams = DEFAULT_PARAMS,
+                       matting: FrameMatting | None = None,
+                       solve_pixels: int = DEFAULT_SOLVE_PIXELS) -> VideoResult:
     """Composite the people of ``foreground`` over ``background`` into ``output``.
 
     The output keeps the foreground's displayed size, frame rate, frame count (of the part
     chosen with ``start``, ``duration`` and ``max_frames``) and audio. ``background`` is as for
     the command (``None``: green, or transparent for .webm and .mov); ``background_end`` says
     what a shorter background video does (loop, freeze, trim). ``stability=None`` turns
-    temporal stability off. ``on_frame`` sees every finished frame, in order. Raises
-    ``MattingError`` or ``VideoError``; on any exception, including ``KeyboardInterrupt``,
-    nothing is left under ``output``'s name or beside it.
+    temporal stability off. ``on_frame`` sees every finished frame, in order. Frames are
+    matted by the service at ``server`` (or through ``client``), or by ``matting``
+    (``LocalMatting`` runs the core in this process), ``in_flight`` at once, each on at most
+    about ``solve_pixels`` pixels (0: at full size). Raises ``MattingError`` or
+    ``VideoError``; on any exception, including ``KeyboardInterrupt``, nothing is left under
+    ``output``'s name or beside it.
     """
     began = clock.perf_counter()
     foreground, output = Path(foreground), Path(output)
     _check_arguments(foreground, output, background_end, in_flight)
     info, fmt = probe(foreground), output_format(output)
     stop = threading.Event()  # set when the job fails or is interrupted: no retry waits then
-    client = dataclasses.replace(client or MattingClient(server), stop=stop)
+    if matting is None:
+        matting = ServiceMatting(dataclasses.replace(client or MattingClient(server), stop=stop))
     spec = background or ("transparent" if fmt.alpha_pix_fmt else DEFAULT_BACKGROUND)
-    backdrop = open_backdrop(spec, info.width, info.height, client=client, end=background_end,
-                             foreground_rate=info.rate)
+    backdrop = open_backdrop(spec, info.width, info.height,
+                             library=matting.backgrounds(info.width, info.height),
+                             end=background_end, foreground_rate=info.rate)
     part = _choose_part(info, backdrop, background_end, start, duration, max_frames)
     copy_audio = audio_is_copied(fmt, info.audio_codec, whole=not part.trimmed)
     writer = VideoWriter(output, width=info.width, height=info.height, rate=info.rate,
@@ -201,7 +185,7 @@ def replace_background(foreground: str | Path, output: str | Path, *,
     bar = _progress_bar(progress, expected_frames(info, part.start, part.duration, max_frames),
                         output.name)
     try:
-        _matte_in_order(job, foreground, part, client, params, in_flight, bar)
+        _matte_in_order(job, foreground, part, matting, (solve_pixels, params), in_flight, bar)
         if writer.frames == 0:
             raise VideoError(f"{foreground} has no frames in the chosen part")
         # Cut the audio where the picture ends when only a part was taken; otherwise keep all.
@@ -215,7 +199,7 @@ def replace_background(foreground: str | Path, output: str | Path, *,
     audio = "none" if writer.audio is None else f"copied ({info.audio_codec})" if copy_audio \
         else f"encoded ({info.audio_codec} → {writer.audio.codec})"
     return VideoResult(output, writer.frames, info.width, info.height, info.rate,
-                       backdrop.transparent, audio, clock.perf_counter() - began)
+                       backdrop.transparent, audio, clock.perf_counter() - began, job.stages)
 
 
 def _check_arguments(foreground: Path, output: Path, background_end: str,
@@ -261,20 +245,32 @@ def _background_may_end_first(backdrop: Backdrop, background_end: str,
         backdrop.duration < info.duration
 
 
-def _matte_in_order(job: _Job, foreground: Path, part: _Part, client: MattingClient,
-                    params: Mapping[str, str] | None, in_flight: int, bar: tqdm) -> None:
-    """Decode the part's frames and send them to the service, ``in_flight`` at once from a
-    thread pool; finish them (``job``) in the input's order, until the frames or the backdrop
-    end."""
+def _matted(matting: FrameMatting, image_rgb: np.ndarray,
+            budget: tuple[int, TrimapParams]) -> tuple[Matted, dict[str, float]]:
+    """One frame's matte and the seconds its stages took (a pool thread's work)."""
+    stages: dict[str, float] = {}
+    solve_pixels, params = budget
+    return matte_frame(matting, image_rgb, solve_pixels=solve_pixels, params=params,
+                       stages=stages), stages
+
+
+def _matte_in_order(job: _Job, foreground: Path, part: _Part, matting: FrameMatting,
+                    budget: tuple[int, TrimapParams], in_flight: int, bar: tqdm) -> None:
+    """Decode the part's frames and matte them, ``in_flight`` at once from a thread pool;
+    finish them (``job``) in the input's order, until the frames or the backdrop end."""
     decoder = read_frames(foreground, start=part.start, end=part.end)  # opens on the 1st frame
     frames: Iterator[Frame] = decoder if part.max_frames is None else \
         islice(decoder, part.max_frames)
     pool = ThreadPoolExecutor(in_flight, thread_name_prefix="matte")
     try:
-        pending: deque[tuple[Frame, int, Future[Matted]]] = deque()
-        for frame in frames:
+        pending: deque[tuple[Frame, int, Future[tuple[Matted, dict[str, float]]]]] = deque()
+        while True:
+            with job.stage("decode"):
+                frame = next(frames, None)
+            if frame is None:
+                break
             pts = job.timestamp(frame)
-            pending.append((frame, pts, pool.submit(matte_frame, client, frame.rgb, params)))
+            pending.append((frame, pts, pool.submit(_matted, matting, frame.rgb, budget)))
             if len(pending) >= in_flight and not job.finish(*pending.popleft(), bar):
                 return  # the backdrop has ended: so does the output
         while pending and job.finish(*pending.popleft(), bar):
@@ -296,6 +292,16 @@ class _Job:
         self.origin: Fraction | None = None  # the first frame's time: output time 0
         self.pts: int | None = None  # the last frame read's output timestamp
         self.last_pts = -1  # the last frame written's
+        self.stages: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Add the time the body takes to stage ``name``."""
+        began = clock.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = self.stages.get(name, 0.0) + clock.perf_counter() - began
 
     def timestamp(self, frame: Frame) -> int:
         """The output timestamp of the next frame read, in frames. The first one sets the
@@ -310,19 +316,26 @@ class _Job:
         self.pts = output_pts(frame.time, self.origin, self.rate, self.pts)
         return self.pts
 
-    def finish(self, frame: Frame, pts: int, future: Future[Matted], bar: tqdm) -> bool:
+    def finish(self, frame: Frame, pts: int,
+               future: Future[tuple[Matted, dict[str, float]]], bar: tqdm) -> bool:
         """Write one frame; False when the backdrop has ended and the output stops here."""
-        matted = future.result()
+        with self.stage("wait"):
+            matted, stages = future.result()
+        for name, spent in stages.items():
+            self.stages[name] = self.stages.get(name, 0.0) + spent
         alpha = matted.alpha
         if self.stabilizer is not None:
-            alpha = self.stabilizer(frame.rgb, matted.alpha, matted.people)
+            with self.stage("stabilize"):
+                alpha = self.stabilizer(frame.rgb, matted.alpha, matted.people)
         time = Fraction(pts) / self.rate
-        pixels = render(matted, alpha, frame.rgb, self.backdrop, time)
+        with self.stage("composite"):
+            pixels = render(matted, alpha, frame.rgb, self.backdrop, time)
         if pixels is None:
             return False
-        self.writer.write(pixels, pts)
-        if self.writer.audio is not None:
-            self.writer.audio.write_until(time)
+        with self.stage("encode"):
+            self.writer.write(pixels, pts)
+            if self.writer.audio is not None:
+                self.writer.audio.write_until(time)
         self.last_pts = pts
         if self.on_frame is not None:
             self.on_frame(FrameResult(frame.index, time, frame.rgb, matted.alpha, alpha,
@@ -371,28 +384,47 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--start", type=float, help="begin this many seconds in")
     parser.add_argument("--duration", type=float, help="process this many seconds")
     parser.add_argument("--max-frames", type=int, help="process at most this many frames")
-    parser.add_argument("--in-flight", type=int, default=DEFAULT_IN_FLIGHT,
-                        help="frames at the service at once (default: %(default)s)")
+    parser.add_argument("--in-flight", type=int,
+                        help=f"frames matted at once (default: {DEFAULT_IN_FLIGHT} at the "
+                             "service, one a core with --local)")
+    parser.add_argument("--local", action="store_true",
+                        help="matte in this process with the core (SEGMENTER, MATTER, … as for "
+                             "the services), without any service")
+    parser.add_argument("--solve-pixels", type=int, default=DEFAULT_SOLVE_PIXELS,
+                        help="matte each frame shrunk to about this many pixels and bring the "
+                             "matte back to its size; 0: at full size (default: %(default)s)")
     parser.add_argument("--temporal-stability", action=argparse.BooleanOptionalAction,
                         default=True, help="smooth alpha over time on still parts of the "
                                            "picture (default: on)")
     args = parser.parse_args(argv)
-    if args.in_flight < 1:
+    if args.in_flight is not None and args.in_flight < 1:
         parser.error("--in-flight must be at least 1")
+    if args.solve_pixels < 0:
+        parser.error("--solve-pixels must be 0 or more")
     if not args.foreground.is_file():
         parser.error(f"{args.foreground} does not exist")
     return args
 
 
+def local_matting() -> LocalMatting:
+    """The core in this process, with the settings the services read from the environment."""
+    from background_replacement.api import BackgroundReplacer
+
+    return LocalMatting(BackgroundReplacer())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     try:
+        matting = local_matting() if args.local else None
+        in_flight = args.in_flight or (len(os.sched_getaffinity(0)) if args.local
+                                       else DEFAULT_IN_FLIGHT)
         result = replace_background(
             args.foreground, args.output, background=args.background, server=args.server,
             background_end=args.background_end,
             stability=DEFAULT_STABILITY if args.temporal_stability else None,
-            in_flight=args.in_flight, start=args.start, duration=args.duration,
-            max_frames=args.max_frames)
+            in_flight=in_flight, start=args.start, duration=args.duration,
+            max_frames=args.max_frames, matting=matting, solve_pixels=args.solve_pixels)
     except KeyboardInterrupt:
         print(f"interrupted: nothing was written to {args.output}", file=sys.stderr)
         return 130
