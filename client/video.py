@@ -15,8 +15,8 @@ alpha + Opus, ``.mov`` ProRes 4444 with alpha + PCM for editors.
 
 How: frames are decoded with PyAV and matted (``client.frame_matting``), several at a time
 from a thread pool, and taken back in order: each is shrunk to the per-frame budget of pixels,
-sent as JPEG to ``POST /matte`` for ``output=cutout`` (the people's colours F and alpha, a
-lossless PNG back; ``if_no_person=empty``, so a frame with nobody in it has alpha 0 and becomes
+sent as PNG to ``POST /matte`` for ``output=cutout`` (the people's colours F and alpha, a
+PNG back; ``if_no_person=empty``, so a frame with nobody in it has alpha 0 and becomes
 the background frame), or with ``--local`` matted by the core in this process without any
 service, and brought back to the frame's size. Alpha is smoothed over time
 (``client.temporal``) and composited here: alpha·F + (1 − alpha)·background, in float, rounded
