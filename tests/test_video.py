@@ -3,6 +3,7 @@ processes (embedded backends), the command, the notebook, Ctrl-C and an overload
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -24,7 +25,7 @@ from background_replacement.compositing import blurred_background, cover
 from client.matting_client import MattingClient, MattingError
 from client.media import read_frames
 from client.video import FrameResult, replace_background
-from testing.launcher import ROOT
+from testing.launcher import ROOT, free_port
 from tests.conftest import shared_data
 
 pytestmark = pytest.mark.slow
@@ -112,6 +113,30 @@ def test_sound_is_kept_with_its_duration(command_run, clips):
     target, stdout = command_run
     assert "audio copied (aac)" in stdout
     assert audio_samples(target) == audio_samples(clips["talking"])
+
+
+@pytest.fixture(scope="module")
+def local_run(clips, tmp_path_factory) -> tuple[Path, str]:
+    """The same command with --local: the core in the command's own process, no service (the
+    server it names has nothing listening)."""
+    target = tmp_path_factory.mktemp("local") / "result.mp4"
+    done = subprocess.run([sys.executable, "-m", "client.video", str(clips["talking"]),
+                           str(target), "--background",
+                           str(shared_data("videos", "asl_hungry.mkv")), "--local",
+                           "--server", f"http://127.0.0.1:{free_port()}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "SEGMENTER": "selfie", "MATTER": "closed-form"})
+    assert done.returncode == 0, done.stderr
+    return target, done.stdout
+
+
+def test_local_mode_writes_what_the_services_write(local_run, command_run):
+    target, stdout = local_run
+    assert "11 frames" in stdout and "audio copied (aac)" in stdout
+    local, served = decoded(target), decoded(command_run[0])
+    assert len(local) == len(served) == 11
+    for mine, theirs in zip(local, served, strict=True):
+        assert np.abs(mine.astype(int) - theirs).mean() < 1.0
 
 
 # --- nobody in the room, over a background video shorter than the foreground ------------------
