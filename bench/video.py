@@ -38,8 +38,11 @@ Both services get two warm-up frames first, so no run pays for first-request cos
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -56,7 +59,7 @@ from client.frame_matting import DEFAULT_SOLVE_PIXELS, ServiceMatting, matte_fra
 from client.matting_client import MattingClient
 from client.media import probe, read_frames
 from client.video import FrameResult, local_matting, replace_background
-from testing.launcher import ROOT, Service
+from testing.launcher import ROOT, Service, proc_stat
 
 VIDEOS = ROOT.parent / "shared" / "data" / "videos"
 BACKENDS = {"SEGMENTER": "selfie", "MATTER": "closed-form"}
@@ -96,10 +99,21 @@ def picture_moved(previous_rgb: np.ndarray, rgb: np.ndarray, levels: int = 10) -
     return cv2.absdiff(gray, cv2.cvtColor(previous_rgb, cv2.COLOR_RGB2GRAY)) > levels
 
 
+def cpu_seconds(services: list[Service]) -> list[float]:
+    """CPU seconds (user + system) the serving processes of each service have used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    return [sum(int(fields[11]) + int(fields[12]) for pid in service.worker_pids()
+                if (fields := proc_stat(pid)) is not None) / tick for service in services]
+
+
 def run_command(clip: Path, background: Path, target: Path, extra: list[str],
-                max_frames: int | None) -> tuple[int, float, float]:
+                max_frames: int | None,
+                services: list[Service]) -> tuple[int, float, float, list[float]]:
     """The command as a user runs it: (frames written, wall-clock seconds of the process, the
-    job's frames per second as the command prints them)."""
+    job's frames per second as the command prints them, CPU seconds of the command and of each
+    service meanwhile)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    served = cpu_seconds(services)
     command = [sys.executable, "-m", "client.video", str(clip), str(target), "--background",
                str(background), *extra]
     if max_frames:
@@ -110,10 +124,13 @@ def run_command(clip: Path, background: Path, target: Path, extra: list[str],
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"client.video failed:\n{done.stderr}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = [after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime]
+    cpu += [now - before for now, before in zip(cpu_seconds(services), served, strict=True)]
     written = re.search(r"(\d+) frames, .* ([\d.]+) frames/s", done.stdout)
     if written is None:
         raise SystemExit(f"client.video said something unexpected:\n{done.stdout}")
-    return int(written.group(1)), seconds, float(written.group(2))
+    return int(written.group(1)), seconds, float(written.group(2)), cpu
 
 
 def straightforward_rate(clip: Path, background: Path, frames: int) -> float:
@@ -125,7 +142,8 @@ def straightforward_rate(clip: Path, background: Path, frames: int) -> float:
     behind = [f.rgb for _, f in zip(range(frames), read_frames(background), strict=False)]
     start = time.perf_counter()
     for picture, back in zip(pictures, behind, strict=False):
-        alpha = alpha_of(b"", picture)[:, :, None]
+        with contextlib.redirect_stdout(io.StringIO()):  # pymatting's notes on its preconditioner
+            alpha = alpha_of(b"", picture)[:, :, None]
         back = cv2.resize(back, picture.shape[1::-1])
         _ = (alpha * picture + (1 - alpha) * back + 0.5).astype(np.uint8)
     return len(pictures) / (time.perf_counter() - start)
@@ -208,10 +226,11 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(2):
             matte_frame(service, first)
         with tempfile.TemporaryDirectory() as folder:
+            services = [segmentation, matting]
             command = run_command(clip, background, Path(folder) / "command.mp4",
-                                  ["--server", matting.url], args.max_frames)
+                                  ["--server", matting.url], args.max_frames, services)
             local = run_command(clip, background, Path(folder) / "local.mp4", ["--local"],
-                                args.max_frames)
+                                args.max_frames, services)
             for name, solve_pixels, matter in (
                     ("services, every frame at full size (before)", 0, service),
                     ("services, within the budget", DEFAULT_SOLVE_PIXELS, service),
@@ -231,11 +250,14 @@ def main(argv: list[str] | None = None) -> int:
         matting.stop()
         segmentation.stop()
 
-    for name, (frames, seconds, job_rate) in (("with the services", command),
-                                               ("--local", local)):
+    for name, (frames, seconds, job_rate, cpu) in (("with the services", command),
+                                                    ("--local", local)):
         print(f"whole command {name} (.mp4, stability on): {frames} frames in {seconds:.1f} s "
               f"= {frames / seconds:.2f} frames/s; the job alone (as the command prints it) "
               f"{job_rate:.2f} frames/s")
+        print(f"  CPU ms a frame, start-up included: command {1000 * cpu[0] / frames:.0f}, "
+              f"segmentation service {1000 * cpu[1] / frames:.0f}, matting service "
+              f"{1000 * cpu[2] / frames:.0f}")
     full = next(iter(runs.values()))[1]
     for name, (result, recorded) in runs.items():
         report_run(name, result, recorded, None if recorded is full else full)
