@@ -1,5 +1,6 @@
-"""Put the people of one video into another: every frame goes through the matting service and
-is composited over the matching frame of a background, and the frames become a film again.
+"""Put the people of one video into another: every frame is matted, by the matting service or
+with ``--local`` by the core in this process, and composited over the matching frame of a
+background, and the frames become a film again.
 
     remove-background-video FOREGROUND OUTPUT [--background BACKGROUND]
                            [--background-end loop|freeze|trim] [--server URL]
