@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 import cv2
 import numpy as np
 
-from background_replacement.matters.base import solve_scale
+from background_replacement.matters.base import region, solve_scale
 from background_replacement.params import DEFAULT_PARAMS, TrimapParams
 from client.backdrops import ServiceBackgrounds
 from client.matting_client import MattingClient, MattingError
@@ -148,19 +148,44 @@ def upsample(small: Matted, small_rgb: np.ndarray, image_rgb: np.ndarray) -> Mat
     guide with twice the radius (0.0091, three times the time). Foreground colours: the
     full-size frame plus the correction the matter made to the small frame's colours where
     alpha is below 1, upsampled; the people stay as sharp as the frame, their edges get the
-    matter's colours.
+    matter's colours. Both are worked out only inside the box around alpha's edges
+    (``edge_box``); elsewhere alpha is 0 or 1 and the colours are the frame's.
     """
     height, width = image_rgb.shape[:2]
-    scale = small.alpha.shape[1] / width
+    radius = max(1, round(width / small.alpha.shape[1]))
     alpha = cv2.resize(small.alpha, (width, height), interpolation=cv2.INTER_LINEAR)
-    guide = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-    alpha = cv2.ximgproc.guidedFilter(guide, alpha, max(1, round(1.0 / scale)), 1e-4)
-    correction = small.foreground - small_rgb.astype(np.float32) / 255.0
-    correction *= (small.alpha < 1.0)[:, :, None]
     foreground = image_rgb.astype(np.float32) / 255.0
-    foreground += cv2.resize(correction, (width, height), interpolation=cv2.INTER_LINEAR)
-    return Matted(np.clip(foreground, 0.0, 1.0, out=foreground),
-                  np.clip(alpha, 0.0, 1.0, out=alpha), small.people)
+    box = edge_box(small.alpha, (height, width), margin=2 * radius + 2)
+    if box is not None:
+        guide = cv2.cvtColor(image_rgb[box], cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+        edges = cv2.ximgproc.guidedFilter(guide, np.ascontiguousarray(alpha[box]), radius, 1e-4)
+        alpha[box] = np.clip(edges, 0.0, 1.0)
+        correction = small.foreground - small_rgb.astype(np.float32) / 255.0
+        correction *= (small.alpha < 1.0)[:, :, None]
+        correction = cv2.resize(correction, (width, height), interpolation=cv2.INTER_LINEAR)
+        foreground[box] = np.clip(foreground[box] + correction[box], 0.0, 1.0)
+    return Matted(foreground, alpha, small.people)
+
+
+def edge_box(alpha_small: np.ndarray, shape: tuple[int, int],
+             margin: int) -> tuple[slice, slice] | None:
+    """The box of a height×width frame (``shape``) around the pixels whose small alpha is
+    neither all 0 nor all 1 in their 3×3 neighbourhood, grown by ``margin`` full-size pixels;
+    None when alpha is 0 or 1 everywhere. Outside it, bilinear upsampling gives alpha 0 or 1,
+    and so would the guided filter."""
+    square = np.ones((3, 3), np.uint8)
+    mixed = cv2.dilate((alpha_small > 0).astype(np.uint8), square) & \
+        cv2.dilate((alpha_small < 1).astype(np.uint8), square)
+    box = region(mixed.astype(bool), 0)
+    if box is None:
+        return None
+    height, width = shape
+    down, across = height / alpha_small.shape[0], width / alpha_small.shape[1]
+    rows, cols = box
+    return (slice(max(0, int(rows.start * down) - margin),
+                  min(height, int(np.ceil(rows.stop * down)) + margin)),
+            slice(max(0, int(cols.start * across) - margin),
+                  min(width, int(np.ceil(cols.stop * across)) + margin)))
 
 
 def matte_frame(matting: FrameMatting, image_rgb: np.ndarray, *,
