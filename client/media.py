@@ -56,9 +56,8 @@ class OutputFormat:
 
 OUTPUT_FORMATS = {
     # H.264 High, 4:2:0, AAC: what phones, browsers and messengers play. The quality is set by
-    # the CRF; preset veryfast spends 5.4 ms a 640×480 frame where medium spent 13.7 (and the
-    # file of asl_thanks.mkv came out 7 % smaller), the difference between keeping up with the
-    # matting or not on two cores.
+    # the CRF; preset veryfast spends 5.4 ms of CPU a 640×480 frame where medium spent 13.7
+    # (the file of asl_thanks.mkv came out 7 % smaller), CPU that video's matting shares.
     ".mp4": OutputFormat("mp4", "libx264", "yuv420p", None,
                          {"crf": "18", "preset": "veryfast", "profile": "high"},
                          "aac", 192_000, frozenset({"aac", "mp3", "alac", "ac3", "eac3"}),
