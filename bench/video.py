@@ -55,10 +55,10 @@ import numpy as np
 
 from bench.machine import describe, matmul_gflops
 from bench.matting_quality import straightforward_pipeline
-from client.frame_matting import DEFAULT_SOLVE_PIXELS, ServiceMatting, matte_frame
+from client.frame_matting import DEFAULT_SOLVE_PIXELS, LocalMatting, ServiceMatting, matte_frame
 from client.matting_client import MattingClient
 from client.media import probe, read_frames
-from client.video import FrameResult, local_matting, replace_background
+from client.video_engine import FrameResult, replace_background
 from testing.launcher import ROOT, Service, proc_stat
 
 VIDEOS = ROOT.parent / "shared" / "data" / "videos"
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                 recorded = Recorded()
                 if matter is None:
                     os.environ.update(BACKENDS)
-                    matter = local_matting()
+                    matter = LocalMatting.load()
                 result = replace_background(
                     clip, Path(folder) / "inline.mp4", background=str(background),
                     max_frames=args.max_frames, progress=False, on_frame=recorded,

@@ -114,6 +114,14 @@ class LocalMatting:
 
     replacer: BackgroundReplacer
 
+    @classmethod
+    def load(cls) -> LocalMatting:
+        """The core's models, loaded with the settings the services read from the environment
+        (``SEGMENTER``, ``MATTER``, …)."""
+        from background_replacement.api import BackgroundReplacer
+
+        return cls(BackgroundReplacer())
+
     def matte(self, image_rgb: np.ndarray, params: TrimapParams) -> Matted:
         rgba = self.replacer.replace(image_rgb, output="cutout", if_no_person="empty",
                                      params=params)

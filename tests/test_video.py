@@ -24,7 +24,7 @@ from background_replacement.backgrounds import BACKGROUNDS_DIR
 from background_replacement.compositing import blurred_background, cover
 from client.matting_client import MattingClient, MattingError
 from client.media import read_frames
-from client.video import FrameResult, replace_background
+from client.video_engine import FrameResult, replace_background
 from testing.launcher import ROOT, free_port
 from tests.conftest import shared_data
 
