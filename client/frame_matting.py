@@ -17,18 +17,16 @@ import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
 
+from background_replacement.api import BackgroundReplacer
 from background_replacement.matters.base import region, solve_scale
 from background_replacement.params import DEFAULT_PARAMS, TrimapParams
 from client.backdrops import ServiceBackgrounds
 from client.matting_client import MattingClient, MattingError
-
-if TYPE_CHECKING:
-    from background_replacement.api import BackgroundReplacer
 
 # Frames above this many pixels are matted smaller (320×240: half the sides of 640×480). On
 # asl_thanks.mkv, against the full-size solve, alpha differs by 0.003 on average and its
@@ -118,8 +116,6 @@ class LocalMatting:
     def load(cls) -> LocalMatting:
         """The core's models, loaded with the settings the services read from the environment
         (``SEGMENTER``, ``MATTER``, …)."""
-        from background_replacement.api import BackgroundReplacer
-
         return cls(BackgroundReplacer())
 
     def matte(self, image_rgb: np.ndarray, params: TrimapParams) -> Matted:
