@@ -15,6 +15,10 @@ everything as JSON.
 
     .venv/bin/python -m bench.pipeline [--repeats 5] [--sizes 640x480,1280x720,1920x1080]
         [--sets embedded,design] [--soak 200] [--json out/pipeline.json]
+
+The embedded 1280×720 end to end is also set beside the straightforward pipeline
+(bench.matting_quality's reference: one selfie pass, the 0.1/0.9 trimap, pymatting's
+closed-form at full size), run in this process on the same photo in the same run.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ from testing.launcher import ROOT, Service
 
 # Measured as deployed: gunicorn with each service's production config (README).
 SERVER = "gunicorn"
+# Issue 15: the embedded photo end to end at least this many times faster than the
+# straightforward pipeline.
+STRAIGHTFORWARD_TARGET = 15
 COMPUTE_STAGES = ("decode", "seg-decode", "seg-segment", "seg-trimap", "seg-encode", "matting",
                   "compositing", "encode")
 
@@ -90,6 +97,28 @@ def matmul_rate(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
     torch.mm(a, b)
     best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
     return 2 * n**3 / best / 1e9
+
+
+def instruction_sets() -> list[str]:
+    """The vector instruction sets of this CPU that matter for torch and OpenCV."""
+    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
+    flags: set[str] = set()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    return [flag for flag in wanted if flag in flags]
+
+
+def straightforward_seconds(width: int, height: int, repeats: int) -> float:
+    """Median seconds of the straightforward pipeline (bench.matting_quality's reference) on
+    the benchmark photo, in this process, after one run on a small photo (numba's compiling)."""
+    from bench.matting_quality import straightforward_pipeline
+
+    run = straightforward_pipeline()
+    run(*photo(320, 240))
+    jpeg, pixels = photo(width, height)
+    return statistics.median(_timed(lambda: run(jpeg, pixels)) for _ in range(repeats))
 
 
 def _timed(function) -> float:
@@ -347,11 +376,19 @@ def main() -> None:
     sets = args.sets.split(",")
     bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
     report: dict = {"machine": {"threads": torch.get_num_threads(),
+                                "instruction_sets": instruction_sets(),
+                                "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
                                 "matmul_gflops_float32": matmul_rate(torch.float32),
                                 "matmul_gflops_bfloat16": matmul_rate(torch.bfloat16)
                                 if bf16 else None}}
     embedded, trimaps = run_embedded(sizes, args.repeats, args.soak)
     report["embedded"] = embedded
+    key_sf = "1280x720" if "1280x720" in embedded else next(iter(trimaps))
+    reference = straightforward_seconds(*(int(v) for v in key_sf.split("x")),
+                                        repeats=max(1, min(3, args.repeats)))
+    report["straightforward"] = {"size": key_sf, "seconds": reference,
+                                 "project_seconds": embedded[key_sf]["end_to_end"],
+                                 "speed_up": reference / embedded[key_sf]["end_to_end"]}
     key720 = "1280x720" if "1280x720" in trimaps else next(iter(trimaps))
     jpeg, pixels = photo(*(int(v) for v in key720.split("x")))
     report["transport"] = {key720: transport(jpeg, pixels, trimaps[key720], args.repeats)}
@@ -373,12 +410,17 @@ def main() -> None:
         report["design"] = design
 
     machine = report["machine"]
-    print(f"machine: {machine['threads']} threads, matrix product "
+    print(f"machine: {', '.join(machine['instruction_sets'])} (torch: "
+          f"{machine['torch_cpu_capability']}); {machine['threads']} threads, matrix product "
           f"{machine['matmul_gflops_float32']:.0f} GFLOP/s float32"
           + (f", {machine['matmul_gflops_bfloat16']:.0f} GFLOP/s bfloat16" if bf16 else ""))
     print_table("embedded: selfie + closed-form",
                 {k: v for k, v in embedded.items() if k != "memory"})
     print("memory:", json.dumps(embedded["memory"]))
+    sf = report["straightforward"]
+    print(f"embedded {sf['size']} end to end over HTTP {sf['project_seconds']:.3f} s; the "
+          f"straightforward pipeline in process {sf['seconds']:.3f} s: {sf['speed_up']:.1f}× "
+          f"faster (target ≥ {STRAIGHTFORWARD_TARGET:g}×)")
     if "design" in report:
         design = report["design"]
         for precision in precisions:

@@ -66,8 +66,9 @@ class Service:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 180.0) -> Service:
-        """Start the process and wait until ``/readyz`` answers 200."""
+    def start(self, timeout: float = 180.0, poll: float = 0.2) -> Service:
+        """Start the process and wait until ``/readyz`` answers 200 (asked every ``poll``
+        seconds)."""
         self.port = self.port or free_port()
         if port_in_use(self.port):
             raise RuntimeError(f"port {self.port} is already in use; stop what listens there "
@@ -97,7 +98,7 @@ class Service:
                     return self
             except requests.RequestException:
                 pass
-            time.sleep(0.2)
+            time.sleep(poll)
         self.stop()
         raise RuntimeError(f"{self.app} was not ready within {timeout} s:\n" + self.log())
 

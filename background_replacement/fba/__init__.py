@@ -70,7 +70,8 @@ def load_fba(path: str | Path, device: str | torch.device = "cpu") -> FBANet:
     if not path.is_file():
         raise FBACheckpointError(f"FBA weights file not found: {path}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        # Mapped, not read: the tensors are assigned to the model below, never copied.
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as exc:
         raise FBACheckpointError(f"cannot read FBA weights file {path}: {exc}") from exc
     if not isinstance(state, dict) or not all(
@@ -80,9 +81,10 @@ def load_fba(path: str | Path, device: str | torch.device = "cpu") -> FBANet:
             f"FBA weights file {path} does not hold a state dict (name -> tensor), "
             f"got {type(state).__name__}"
         )
-    model = FBANet()
+    with torch.device("meta"):  # no random initialisation: every tensor comes from the file
+        model = FBANet()
     try:
-        model.load_state_dict(state, strict=True)
+        model.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as exc:
         raise FBACheckpointError(
             f"FBA weights file {path} does not fit the network: {exc}"

@@ -56,10 +56,12 @@ def find_weights(configured: str = "") -> Path:
 def load_maskrcnn(path: Path, *, min_size: int = 800, max_size: int = 1333,
                   proposals: int = 1000) -> MaskRCNN:
     """Build Mask R-CNN, load ``path`` strictly on the CPU, set eps as torchvision does, eval."""
-    model = build_maskrcnn(min_size=min_size, max_size=max_size, proposals=proposals)
+    with torch.device("meta"):  # no random initialisation: every tensor comes from the file
+        model = build_maskrcnn(min_size=min_size, max_size=max_size, proposals=proposals)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state, strict=True)
+        # Mapped, not read: the tensors are assigned to the model, never copied.
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        model.load_state_dict(state, strict=True, assign=True)
     except Exception as exc:
         raise SegmenterUnavailable(
             f"{path} is not a usable Mask R-CNN COCO state dict ({str(exc).splitlines()[0]}). "
