@@ -50,6 +50,9 @@ SERVER = "gunicorn"
 # Issue 15: the embedded photo end to end at least this many times faster than the
 # straightforward pipeline.
 STRAIGHTFORWARD_TARGET = 15
+# ... and the design path end to end within this many times the matrix product's time for the
+# networks' FLOPs.
+DESIGN_TARGET = 1.3
 COMPUTE_STAGES = ("decode", "seg-decode", "seg-segment", "seg-trimap", "seg-encode", "matting",
                   "compositing", "encode")
 
@@ -127,9 +130,17 @@ def _timed(function) -> float:
     return time.perf_counter() - start
 
 
-def fba_flops(trimap: np.ndarray) -> float:
-    """FLOPs of one FBA forward on what the matting service gives it for ``trimap``: the region
-    around the people, shrunk to FBA_MAX_PIXELS when it is larger."""
+# FBA's stages (background_replacement.fba.STAGES) → the module that runs each.
+FBA_STAGE_MODULES = {"stem": "encoder.conv1", "layer1": "encoder.layer1",
+                     "layer2": "encoder.layer2", "layer3": "encoder.layer3",
+                     "layer4": "encoder.layer4", "ppm": "decoder.ppm",
+                     "conv_up1": "decoder.conv_up1", "conv_up2": "decoder.conv_up2",
+                     "conv_up3": "decoder.conv_up3", "head": "decoder.conv_up4"}
+
+
+def fba_flops(trimap: np.ndarray) -> dict[str, float]:
+    """FLOPs of one FBA forward, per stage, on what the matting service gives it for
+    ``trimap``: the region around the people, shrunk to FBA_MAX_PIXELS when it is larger."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from background_replacement.fba import build_fba, network_inputs
@@ -143,7 +154,27 @@ def fba_flops(trimap: np.ndarray) -> float:
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
         model(*[torch.from_numpy(array) for array in network_inputs(image, crop)])
-    return float(counter.get_total_flops())
+    counts = counter.get_flop_counts()
+    stages = {stage: float(sum(counts.get(f"FBANet.{module}", {}).values()))
+              for stage, module in FBA_STAGE_MODULES.items()}
+    stages["other"] = float(counter.get_total_flops()) - sum(stages.values())
+    return stages
+
+
+def fba_ideal_seconds(stage_flops: dict[str, float], precision: str,
+                      rates: dict[str, float]) -> float:
+    """Seconds the 2048² matrix product would need for FBA's FLOPs, each stage at the rate of
+    the dtype the matting service runs it in under ``precision`` (``rates``: GFLOP/s by dtype
+    name)."""
+    from background_replacement.matters.fba_matter import fba_precision
+
+    chosen = fba_precision(precision, torch.device("cpu"))
+    seconds = 0.0
+    for stage, flops in stage_flops.items():
+        reduced = chosen.dtype is not None and stage in chosen.stages
+        seconds += flops / (rates[str(chosen.dtype).removeprefix("torch.")] if reduced
+                            else rates["float32"]) / 1e9
+    return seconds
 
 
 def maskrcnn_flops(height: int, width: int) -> float:
@@ -396,17 +427,35 @@ def main() -> None:
         # auto: bfloat16 on the stages where it is within 1/255; bfloat16: on every stage.
         precisions = ["float32", "auto", "bfloat16"] if bf16 else ["float32"]
         design = run_design(sizes, args.repeats, trimaps, precisions)
-        flops = {}
+        flops, ideal = {}, {}
+        # The faster of the rates measured before everything and again after the design runs:
+        # the machine's speed wanders, and the faster reference is the stricter one.
+        rates = {"float32": max(report["machine"]["matmul_gflops_float32"],
+                                matmul_rate(torch.float32)),
+                 "bfloat16": max(report["machine"]["matmul_gflops_bfloat16"],
+                                 matmul_rate(torch.bfloat16)) if bf16 else None}
+        design["matmul_gflops"] = rates
         for width, height in sizes:
             key = f"{width}x{height}"
-            fba, mask = fba_flops(trimaps[key]), maskrcnn_flops(height, width)
+            stage_flops, mask = fba_flops(trimaps[key]), maskrcnn_flops(height, width)
+            fba = sum(stage_flops.values())
             flops[key] = {"fba_gflop": fba / 1e9, "maskrcnn_gflop": mask / 1e9}
+            ideal[key] = {"fba_stage_gflop": {k: v / 1e9 for k, v in stage_flops.items()}}
             for precision in precisions:
                 seconds = design[key][precision]["matting"]
                 flops[key][f"fba_gflops_{precision}"] = fba / seconds / 1e9
+                # Issue 15: end to end within DESIGN_TARGET × the matrix product's time for the
+                # networks' FLOPs (Mask R-CNN runs in float32).
+                matmul_seconds = (mask / rates["float32"] / 1e9
+                                  + fba_ideal_seconds(stage_flops, precision, rates))
+                ideal[key][precision] = {
+                    "matmul_seconds": matmul_seconds,
+                    "end_to_end": design[key][precision]["end_to_end"],
+                    "ratio": design[key][precision]["end_to_end"] / matmul_seconds}
             flops[key]["maskrcnn_gflops_float32"] = mask / design[key]["segmentation"][
                 "seg-segment"] / 1e9
         design["flops"] = flops
+        design["matmul_bound"] = ideal
         report["design"] = design
 
     machine = report["machine"]
@@ -430,6 +479,17 @@ def main() -> None:
         print("FLOPs and achieved rates (stage time includes pre/post-processing):")
         for key, row in design["flops"].items():
             print(f"  {key}: " + ", ".join(f"{k} {v:.1f}" for k, v in row.items()))
+        rates = ", ".join(f"{k} {v:.0f}" for k, v in design["matmul_gflops"].items() if v)
+        print(f"end to end beside the matrix product's time for the same FLOPs, each stage at "
+              f"its precision (target ≤ {DESIGN_TARGET:g}×; GFLOP/s, the faster of the start's "
+              f"and after the design runs: {rates}):")
+        for key, row in design["matmul_bound"].items():
+            stages = ", ".join(f"{k} {v:.1f}" for k, v in row["fba_stage_gflop"].items())
+            print(f"  {key}: FBA GFLOP by stage: {stages}")
+            for precision in precisions:
+                r = row[precision]
+                print(f"  {key} {precision}: {r['end_to_end']:.3f} s vs "
+                      f"{r['matmul_seconds']:.3f} s: {r['ratio']:.2f}×")
         for precision, rows in design["alpha_difference"].items():
             print(f"alpha, {precision} vs float32, unknown pixels (8-bit levels):",
                   json.dumps(rows))
