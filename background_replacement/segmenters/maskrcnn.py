@@ -70,12 +70,43 @@ def load_maskrcnn(path: Path, *, min_size: int = 800, max_size: int = 1333,
     return model.eval()
 
 
+def _fold_pair(parent: torch.nn.Module, conv_name: str, norm_name: str) -> None:
+    """Replace ``parent.conv_name`` (no bias) followed by ``parent.norm_name``
+    (``FrozenBatchNorm2d``) by one convolution with the norm's scale and shift in its weights."""
+    conv, norm = getattr(parent, conv_name), getattr(parent, norm_name)
+    scale = norm.weight * (norm.running_var + norm.eps).rsqrt()
+    fused = torch.nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+                            conv.padding, conv.dilation, conv.groups, bias=True)
+    fused.weight = torch.nn.Parameter(conv.weight * scale.reshape(-1, 1, 1, 1),
+                                      requires_grad=False)
+    fused.bias = torch.nn.Parameter(norm.bias - norm.running_mean * scale, requires_grad=False)
+    setattr(parent, conv_name, fused)
+    setattr(parent, norm_name, torch.nn.Identity())
+
+
+@torch.no_grad()
+def fold_frozen_batch_norm(model: MaskRCNN) -> MaskRCNN:
+    """Fold every ``FrozenBatchNorm2d`` of the ResNet body into the convolution before it, in
+    place (the same function up to float rounding; a norm is a multiply and an add over a whole
+    feature map, about a fifth of the detector's CPU time). Call it after loading."""
+    body = model.backbone.body
+    _fold_pair(body, "conv1", "bn1")
+    for name in ("layer1", "layer2", "layer3", "layer4"):
+        for block in getattr(body, name):
+            for index in (1, 2, 3):
+                _fold_pair(block, f"conv{index}", f"bn{index}")
+            if block.downsample is not None:
+                _fold_pair(block.downsample, "0", "1")
+    return model
+
+
 class MaskRCNNSegmenter:
     """People from Mask R-CNN: the per-pixel maximum of every kept person's mask probability."""
 
     name = SEGMENTERS.name_of(__name__)
 
     def __init__(self, model: MaskRCNN, device: torch.device):
+        model = fold_frozen_batch_norm(model)
         if device.type == "cpu":
             model = model.to(memory_format=torch.channels_last)  # oneDNN's layout: ~8 % faster
         self.model = model.to(device)
