@@ -115,3 +115,28 @@ def test_people_only_path_equals_torchvisions_forward(random_weights):
     assert count == int(keep.sum()) > 0 and count < len(reference["labels"])
     assert torch.allclose(masks, expected, atol=1e-5)
     assert torch.allclose(scores, reference["scores"][keep])
+
+
+def test_folding_the_frozen_batch_norms_keeps_the_features():
+    """The segmenter folds the body's norms into its convolutions: with norms that do something
+    (random statistics, as trained weights have), the FPN features stay the same."""
+    from torchvision.ops.misc import FrozenBatchNorm2d
+
+    from background_replacement.segmenters.maskrcnn import fold_frozen_batch_norm
+
+    torch.manual_seed(0)
+    model = build_maskrcnn(min_size=128, max_size=128).eval()
+    for name, buffer in model.backbone.body.named_buffers():
+        if name.endswith(("running_var", "weight")):
+            buffer.uniform_(0.5, 1.5)
+        elif name.endswith(("running_mean", "bias")):
+            buffer.normal_(0.0, 0.1)
+    image = torch.rand(1, 3, 128, 128)
+    with torch.inference_mode():
+        before = model.backbone(image)
+        fold_frozen_batch_norm(model)
+        after = model.backbone(image)
+    assert not any(isinstance(m, FrozenBatchNorm2d) for m in model.backbone.body.modules())
+    for key in before:
+        scale = float(before[key].abs().max())
+        assert float((after[key] - before[key]).abs().max()) <= 1e-4 * scale, key
