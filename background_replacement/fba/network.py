@@ -126,8 +126,9 @@ def fold_weight_standardisation(model: nn.Module) -> int:
 class GroupNorm(nn.GroupNorm):
     """``nn.GroupNorm`` that, in a stage running under CPU bfloat16 autocast, normalises its
     bfloat16 input as it is (statistics accumulated in float32 by the kernel) instead of letting
-    autocast widen it to float32 and the next convolution narrow it again: a fifth less time for
-    FBA under ``PRECISION=auto``, alpha still within 1/255 of float32 (bench/pipeline.py)."""
+    autocast widen it to float32 and the next convolution narrow it again (two conversions and
+    half the memory traffic saved per norm); under ``PRECISION=auto`` alpha stays within 1/255
+    of float32 (bench/pipeline.py prints the difference)."""
 
     def forward(self, x: Tensor) -> Tensor:
         """``(N, C, H, W) -> (N, C, H, W)`` in ``x``'s dtype."""
