@@ -87,8 +87,8 @@ def _fold_pair(parent: torch.nn.Module, conv_name: str, norm_name: str) -> None:
 @torch.no_grad()
 def fold_frozen_batch_norm(model: MaskRCNN) -> MaskRCNN:
     """Fold every ``FrozenBatchNorm2d`` of the ResNet body into the convolution before it, in
-    place (the same function up to float rounding; a norm is a multiply and an add over a whole
-    feature map, about a fifth of the detector's CPU time). Call it after loading."""
+    place: the same function up to float rounding, without a multiply and an add over a whole
+    feature map after each convolution. Call it after loading."""
     body = model.backbone.body
     _fold_pair(body, "conv1", "bn1")
     for name in ("layer1", "layer2", "layer3", "layer4"):
