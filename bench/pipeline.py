@@ -42,6 +42,7 @@ from PIL import Image
 from background_replacement.compositing import cover
 from background_replacement.settings import Settings
 from background_replacement.timing import parse_server_timing
+from bench.machine import instruction_sets
 from service_common.images import decode_image, encode_image
 from testing.launcher import ROOT, Service
 
@@ -100,17 +101,6 @@ def matmul_rate(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
     torch.mm(a, b)
     best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
     return 2 * n**3 / best / 1e9
-
-
-def instruction_sets() -> list[str]:
-    """The vector instruction sets of this CPU that matter for torch and OpenCV."""
-    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
-    flags: set[str] = set()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("flags"):
-            flags = set(line.split(":", 1)[1].split())
-            break
-    return [flag for flag in wanted if flag in flags]
 
 
 def straightforward_seconds(width: int, height: int, repeats: int) -> float:
