@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import io
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from PIL import Image
 from background_replacement.settings import API_KEY_HEADER
 
 DEFAULT_SERVER = "http://127.0.0.1:5000"
+API_KEY_VARIABLE = "REMOVE_BACKGROUND_API_KEY"  # where the commands find a key by default
 
 
 class MattingError(RuntimeError):
@@ -37,6 +40,13 @@ def server_url(text: str) -> str:
     if scheme.lower() not in ("http", "https") or not rest.strip("/"):
         raise ValueError(f"--server {text!r}: give http://HOST:PORT or HOST:PORT")
     return url.rstrip("/")
+
+
+def add_api_key_argument(parser: argparse.ArgumentParser) -> None:
+    """``--api-key``, for the commands that talk to the matting service."""
+    parser.add_argument("--api-key", default=os.environ.get(API_KEY_VARIABLE) or None,
+                        help="the key a service with API_KEYS set asks for (default: the "
+                             f"{API_KEY_VARIABLE} environment variable)")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ gives the format), a folder, or - (stdout). A folder's results mirror its tree i
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
@@ -20,7 +19,13 @@ from pathlib import Path
 from background_replacement.backgrounds import DEFAULT_BACKGROUND, NAME, parse_colour
 from background_replacement.params import TRIMAP_PARAMETERS, NumberRange, TrimapParams
 from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
-from client.matting_client import DEFAULT_SERVER, MattingClient, MattingError, server_url
+from client.matting_client import (
+    DEFAULT_SERVER,
+    MattingClient,
+    MattingError,
+    add_api_key_argument,
+    server_url,
+)
 from client.photos import Job, Matting, Runner, background_field, summary
 from client.targets import (
     DEFAULT_FORMAT,
@@ -33,7 +38,6 @@ from client.targets import (
 )
 from client.watch import watch
 
-API_KEY_VARIABLE = "REMOVE_BACKGROUND_API_KEY"
 DEFAULT_JOBS = 2  # requests at once when the service does not say how many it takes
 PACKAGE = "background-replacement"
 EXIT_STATUSES = """exit status:
@@ -131,9 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-s", "--server", default=DEFAULT_SERVER,
                         help="the matting service: http://HOST:PORT or HOST:PORT "
                              "(default: %(default)s)")
-    parser.add_argument("--api-key", default=os.environ.get(API_KEY_VARIABLE) or None,
-                        help="the key a service with API_KEYS set asks for (default: the "
-                             f"{API_KEY_VARIABLE} environment variable)")
+    add_api_key_argument(parser)
     return parser
 
 

@@ -24,7 +24,13 @@ from pathlib import Path
 
 from client.backdrops import BACKGROUND_ENDS
 from client.frame_matting import DEFAULT_SOLVE_PIXELS, LocalMatting
-from client.matting_client import DEFAULT_SERVER, MattingError
+from client.matting_client import (
+    DEFAULT_SERVER,
+    MattingClient,
+    MattingError,
+    add_api_key_argument,
+    server_url,
+)
 from client.media import VideoError
 from client.video_engine import (
     DEFAULT_IN_FLIGHT,
@@ -52,7 +58,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--background-end", choices=BACKGROUND_ENDS, default="loop",
                         help="when a background video is shorter: loop it (default), freeze its "
                              "last frame, or trim the output")
-    parser.add_argument("--server", default=DEFAULT_SERVER, help="the matting service's URL")
+    parser.add_argument("--server", default=DEFAULT_SERVER,
+                        help="the matting service: http://HOST:PORT or HOST:PORT "
+                             "(default: %(default)s)")
+    add_api_key_argument(parser)
     parser.add_argument("--start", type=float, help="begin this many seconds in")
     parser.add_argument("--duration", type=float, help="process this many seconds")
     parser.add_argument("--max-frames", type=int, help="process at most this many frames")
@@ -75,6 +84,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--solve-pixels must be 0 or more")
     if not args.foreground.is_file():
         parser.error(f"{args.foreground} does not exist")
+    try:
+        args.server = server_url(args.server)
+    except ValueError as exc:
+        parser.error(str(exc))
     return args
 
 
@@ -82,10 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     try:
         matting = LocalMatting.load() if args.local else None
+        client = MattingClient(args.server, api_key=args.api_key)
         in_flight = args.in_flight or (len(os.sched_getaffinity(0)) if args.local
                                        else DEFAULT_IN_FLIGHT)
         result = replace_background(
-            args.foreground, args.output, background=args.background, server=args.server,
+            args.foreground, args.output, background=args.background, client=client,
             background_end=args.background_end,
             stability=DEFAULT_STABILITY if args.temporal_stability else None,
             in_flight=in_flight, start=args.start, duration=args.duration,

@@ -156,3 +156,28 @@ def test_the_command_line_sends_a_key(keyed, astronaut_png, tmp_path):
     assert run("--api-key", "nope").returncode == 1
     assert run("--api-key", MATTING_KEYS[0]).returncode == 0
     assert run(key_in_env=MATTING_KEYS[1]).returncode == 0
+
+
+def test_the_video_command_sends_a_key(keyed, tmp_path):
+    """`remove-background-video` against a keyed service: refused without a key, done with it."""
+    import subprocess
+    import sys
+
+    from client.example_clip import write_zoom_clip
+    from tests.conftest import EXAMPLES
+    from tests.test_cli import ROOT, address
+
+    clip = write_zoom_clip(EXAMPLES / "astronaut.png", tmp_path / "clip.mp4", width=160,
+                           height=120, seconds=0.25)
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "client.video", str(clip),
+                               str(tmp_path / "out.mp4"), "--server", address(keyed[1]),
+                               *extra], cwd=ROOT, capture_output=True, text=True, timeout=240)
+
+    refused = run()
+    assert refused.returncode == 1 and "api_key_missing" in refused.stderr
+    assert not (tmp_path / "out.mp4").exists()
+    done = run("--api-key", MATTING_KEYS[0])
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out.mp4").stat().st_size > 0
