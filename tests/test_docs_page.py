@@ -4,37 +4,21 @@ each service's viewer lists every path of its OpenAPI document with every reques
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS
-
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: scripts/setup.sh installs it when run as root")
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="playwright is not installed: run scripts/setup.sh")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.mark.parametrize("service_name", ["segmentation_service", "matting_service"])
-def test_docs_lists_every_route_offline(request, chromium, tmp_path, service_name):
+def test_docs_lists_every_route_offline(request, browser, tmp_path, service_name):
     from playwright.sync_api import expect
 
     service = request.getfixturevalue(service_name)
     document = requests.get(service.url + "/openapi.json", timeout=10).json()
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
     blocked: list[str] = []
     errors: list[str] = []
 
