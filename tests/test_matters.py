@@ -17,6 +17,7 @@ from background_replacement.matters import MatterUnavailable, load_matter
 from background_replacement.matters.base import region
 from background_replacement.matters.closed_form import ClosedFormMatter
 from background_replacement.matters.fba_matter import fba_precision
+from background_replacement.refine import transition_radius
 from background_replacement.settings import Settings
 
 
@@ -38,7 +39,8 @@ def soft_edge_scene(height=60, width=80):
 
 def test_closed_form_recovers_a_soft_edge():
     image, trimap, truth = soft_edge_scene()
-    matte = ClosedFormMatter().matte(image, trimap)
+    # The solve itself: a 20 px ramp is wider than the default's confined transition.
+    matte = ClosedFormMatter(confine=False).matte(image, trimap)
     assert matte.alpha.dtype == np.float32 and matte.alpha.shape == truth.shape
     assert np.abs(matte.alpha - truth).mean() < 0.05
     assert np.all(matte.alpha[trimap == 0] == 0) and np.all(matte.alpha[trimap == 255] == 1)
@@ -46,6 +48,21 @@ def test_closed_form_recovers_a_soft_edge():
     band = (truth > 0.3) & (truth < 0.9)
     assert matte.foreground[band][:, 0].mean() > 0.7
     assert matte.foreground[band][:, 2].mean() < 0.3
+
+
+def test_closed_form_confines_alpha_to_the_edge_and_keeps_the_outline():
+    image, trimap, _ = soft_edge_scene()
+    free = ClosedFormMatter(confine=False).matte(image, trimap)
+    matte = ClosedFormMatter().matte(image, trimap)
+    assert np.array_equal(matte.alpha >= 0.5, free.alpha >= 0.5)
+    radius = transition_radius(trimap.shape)
+    fractional = (matte.alpha > 0) & (matte.alpha < 1)
+    assert fractional.any()
+    outline_columns = np.flatnonzero((matte.alpha >= 0.5).any(axis=0))[0]
+    assert np.all(np.abs(np.nonzero(fractional)[1] - outline_columns) <= radius + 1)
+    # Pixels made opaque show the photo, as every opaque pixel does.
+    opaque = matte.alpha == 1
+    assert np.allclose(matte.foreground[opaque], image[opaque] / 255.0)
 
 
 def test_closed_form_without_unknown_pixels_returns_the_trimap():

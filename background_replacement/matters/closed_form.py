@@ -14,6 +14,7 @@ from background_replacement.matters.base import (
     solve_scale,
 )
 from background_replacement.matters.sparse_solve import solve_spd
+from background_replacement.refine import confine_transition, transition_radius
 from background_replacement.trimap import BACKGROUND, FOREGROUND
 
 # Known pixels beyond the unknown band that constrain the closed-form solution.
@@ -34,15 +35,18 @@ class ClosedFormMatter:
     Works on the bounding box of the unknown pixels plus a margin. When that box holds more than
     ``max_unknown`` unknown pixels, alpha is solved at reduced size and brought back with
     ``guided_upsample``, so the time stays bounded whatever the photo's size; the foreground
-    colours are then estimated at the solve's size and upsampled (they vary slowly).
+    colours are then estimated at the solve's size and upsampled (they vary slowly). With
+    ``confine`` (the default), alpha is then kept fractional only near its 0.5 level
+    (``confine_transition``), which removes the haze the solve leaves far from the edge.
     """
 
     name = MATTERS.name_of(__name__)
 
-    def __init__(self, max_unknown: int = DEFAULT_MAX_UNKNOWN) -> None:
+    def __init__(self, max_unknown: int = DEFAULT_MAX_UNKNOWN, *, confine: bool = True) -> None:
         from pymatting import cf_laplacian, estimate_foreground_ml
 
         self.max_unknown = max_unknown
+        self.confine = confine
         self._laplacian = cf_laplacian
         self._estimate_foreground = estimate_foreground_ml
 
@@ -87,4 +91,14 @@ class ClosedFormMatter:
         """Alpha and foreground colours; known trimap regions are kept as they are."""
         check_inputs(image_rgb, trimap)
         unknown = (trimap != BACKGROUND) & (trimap != FOREGROUND)
-        return matte_in_region(image_rgb, trimap, region(unknown, CONTEXT_MARGIN), self._solve)
+        box = region(unknown, CONTEXT_MARGIN)
+        matte = matte_in_region(image_rgb, trimap, box, self._solve)
+        if self.confine and box is not None:
+            # Every fractional pixel lies in the box, and the radius is at most the box's margin,
+            # so confining the box alone is confining the whole alpha.
+            radius = min(transition_radius(trimap.shape), CONTEXT_MARGIN)
+            alpha = confine_transition(matte.alpha[box], radius)
+            opaque = (alpha >= 1.0) & (matte.alpha[box] < 1.0)
+            matte.alpha[box] = alpha
+            matte.foreground[box][opaque] = image_rgb[box][opaque].astype(np.float32) / 255.0
+        return matte
