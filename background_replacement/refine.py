@@ -23,13 +23,16 @@ def transition_radius(shape: tuple[int, ...]) -> float:
 
 
 def confine_transition(alpha: np.ndarray, radius: float) -> np.ndarray:
-    """``alpha`` (float H×W in [0, 1]) with fractional values kept only within ``radius`` pixels of
-    its 0.5 level; beyond, each pixel becomes 1 if its alpha is at least 0.5, else 0. Alpha ≥ 0.5
-    stays the same mask, so the person's outline does not move."""
+    """``alpha`` (float H×W in [0, 1]) with fractional values kept only within ``radius`` pixels
+    (rounded) of its 0.5 level; beyond, each pixel becomes 1 if its alpha is at least 0.5, else 0.
+    Alpha ≥ 0.5 stays the same mask, so the person's outline does not move."""
+    side = 2 * round(radius) + 1
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
     inside = (alpha >= 0.5).astype(np.uint8)
-    distance = np.maximum(cv2.distanceTransform(inside, cv2.DIST_L2, 5),
-                          cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5))
-    far = distance > radius
+    # Eroding a side by the disc keeps the pixels whose whole disc lies on that side.
+    far_inside = cv2.erode(inside, disc, borderType=cv2.BORDER_REPLICATE) > 0
+    far_outside = cv2.erode(1 - inside, disc, borderType=cv2.BORDER_REPLICATE) > 0
     confined = alpha.copy()
-    confined[far] = inside[far]
+    confined[far_inside] = 1.0
+    confined[far_outside] = 0.0
     return confined
