@@ -35,20 +35,35 @@ pytestmark = pytest.mark.slow
 EMBEDDED = ["--segmenter", "selfie", "--matter", "closed-form"]
 
 
+def start_cluster(attempts: int = 2) -> Cluster:
+    """A started cluster; a start that fails is stopped and made again in a fresh namespace
+    (seen once in CI: the worker node never reached a head whose start had succeeded)."""
+    for attempt in range(1, attempts + 1):
+        nodes = Cluster(short_folder())
+        try:
+            return nodes.start()
+        except AssertionError:
+            nodes.stop()
+            assert not with_marker(nodes.token), "processes of a failed start survived"
+            shutil.rmtree(nodes.folder, ignore_errors=True)
+            if attempt == attempts:
+                raise
+    raise AssertionError("no attempt")
+
+
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
     """A head and a worker node, one CPU each, in a loopback-only namespace; every process of
     it killed at the end."""
     if not namespaces_available():
         pytest.skip("a loopback-only network namespace needs root, unshare and nsenter")
-    folder = short_folder()
-    nodes = Cluster(folder)
+    nodes = start_cluster()
     try:
-        yield nodes.start()
+        yield nodes
     finally:
         nodes.stop()
         assert not with_marker(nodes.token), "processes of the cluster survived"
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(nodes.folder, ignore_errors=True)
 
 
 def run_batch_killing_worker(cluster: Cluster, arguments: list[str], destination: Path,
@@ -186,7 +201,8 @@ def test_video_survives_a_lost_node_with_every_frame(cluster, people_video, one_
     output = run_batch_killing_worker(cluster, [str(people_video), "--segment-seconds",
                                                 SEGMENT_SECONDS, "--video-format", VIDEO_FORMAT,
                                                 "--background", "green"],
-                                      destination, ".people.segments/0*.mkv", after=1)
+                                      # both nodes mid-segment: the worker's is surely lost
+                                      destination, ".people.segments/.*.partial.mkv", after=2)
     assert "1 done, 0 done before, 0 failed," in output
     result = destination / f"people{VIDEO_FORMAT}"
     source, joined = probe(people_video), probe(result)
