@@ -13,7 +13,6 @@ alpha·F + (1 − alpha)·background, in float, rounded once.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import threading
 import time as clock
@@ -31,6 +30,7 @@ from tqdm.auto import tqdm
 from background_replacement.backgrounds import DEFAULT_BACKGROUND
 from background_replacement.compositing import composite, cutout
 from background_replacement.params import DEFAULT_PARAMS, TrimapParams
+from background_replacement.timing import StageTimer
 from client.backdrops import BACKGROUND_ENDS, Backdrop, VideoBackdrop, open_backdrop
 from client.frame_matting import (
     DEFAULT_SOLVE_PIXELS,
@@ -264,28 +264,20 @@ def _matte_in_order(job: _Job, foreground: Path, part: _Part, matting: FrameMatt
         decoder.close()
 
 
-class _Job:
-    """The in-order half of the pipeline: time, stabilise, composite, encode, report."""
+class _Job(StageTimer):
+    """The in-order half of the pipeline: time, stabilise, composite, encode, report; its
+    stages' seconds add up in ``stages``."""
 
     def __init__(self, writer: VideoWriter, backdrop: Backdrop,
                  stabilizer: AlphaStabilizer | None,
                  on_frame: Callable[[FrameResult], None] | None, rate: Fraction,
                  trimmed: bool) -> None:
+        super().__init__()
         self.writer, self.backdrop, self.stabilizer = writer, backdrop, stabilizer
         self.on_frame, self.rate, self.trimmed = on_frame, rate, trimmed
         self.origin: Fraction | None = None  # the first frame's time: output time 0
         self.pts: int | None = None  # the last frame read's output timestamp
         self.last_pts = -1  # the last frame written's
-        self.stages: dict[str, float] = {}
-
-    @contextlib.contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        """Add the time the body takes to stage ``name``."""
-        began = clock.perf_counter()
-        try:
-            yield
-        finally:
-            self.stages[name] = self.stages.get(name, 0.0) + clock.perf_counter() - began
 
     def timestamp(self, frame: Frame) -> int:
         """The output timestamp of the next frame read, in frames. The first one sets the
