@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 
 from testing.launcher import ROOT, Service
@@ -117,3 +119,12 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def screenshots(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("web-page-screenshots")
+
+
+def a_pixel_of(labels: np.ndarray, index: int) -> tuple[int, int]:
+    """In an index mask (0 nobody, 1 + i person i): (x, y) of the pixel of person ``index``
+    farthest from their edge."""
+    mask = (labels == index + 1).astype(np.uint8)
+    depth = cv2.distanceTransform(np.pad(mask, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    return int(x), int(y)

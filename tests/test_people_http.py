@@ -4,13 +4,13 @@ processes (embedded backends) on a photo of two people (two portraits of ../shar
 import base64
 import io
 
-import cv2
 import numpy as np
 import pytest
 import requests
 from PIL import Image
 
 from background_replacement.trimap import BACKGROUND, FOREGROUND, UNKNOWN
+from tests.conftest import a_pixel_of
 
 pytestmark = pytest.mark.slow
 
@@ -41,14 +41,6 @@ def found(matting_service, two_people_png) -> dict:
     assert header == "data:image/png;base64"
     body["labels"] = np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded))))
     return body
-
-
-def a_pixel_of(labels: np.ndarray, index: int) -> tuple[int, int]:
-    """(x, y) of the pixel of person ``index`` farthest from their edge."""
-    mask = (labels == index + 1).astype(np.uint8)
-    depth = cv2.distanceTransform(np.pad(mask, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
-    return int(x), int(y)
 
 
 def test_people_are_reported_one_by_one_by_both_services(found, segmentation_service,

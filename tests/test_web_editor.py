@@ -8,12 +8,12 @@ import base64
 import io
 from collections.abc import Iterator
 
-import cv2
 import numpy as np
 import pytest
 import requests
 from PIL import Image
 
+from tests.conftest import a_pixel_of
 from tests.test_web_page import RESULT_TIMEOUT_MS, WebPage, open_page, report_screenshot
 
 pytestmark = pytest.mark.slow
@@ -44,14 +44,6 @@ def labels(matting_service, two_people_png) -> np.ndarray:
     labels = np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded))))
     assert set(np.unique(labels)) == {0, 1, 2}
     return labels
-
-
-def inside(labels: np.ndarray, index: int) -> tuple[int, int]:
-    """(x, y) of the pixel of person ``index`` farthest from their edge."""
-    mask = (labels == index + 1).astype(np.uint8)
-    depth = cv2.distanceTransform(np.pad(mask, 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
-    return int(x), int(y)
 
 
 def open_photo(web: WebPage, png: bytes, background: str = "transparent") -> None:
@@ -110,14 +102,14 @@ def test_clicking_a_person_keeps_that_person_alone(laptop, matting_service, two_
     _, everyone = laptop.download()
     assert np.mean(alpha_of(everyone)[labels == 2] > 127) > 0.95
 
-    redone(laptop, lambda: laptop.page.mouse.click(*on_screen(laptop, *inside(labels, 0))))
+    redone(laptop, lambda: laptop.page.mouse.click(*on_screen(laptop, *a_pixel_of(labels, 0))))
     _, only = laptop.download()
     alpha = alpha_of(only)
     assert alpha[labels == 2].max() == 0, "the other person is gone"
     assert np.mean(alpha[labels == 1] > 127) > 0.95
     assert np.array_equal(alpha, api_alpha(matting_service, two_people_png, people="0"))
 
-    redone(laptop, lambda: laptop.page.mouse.click(*on_screen(laptop, *inside(labels, 1))))
+    redone(laptop, lambda: laptop.page.mouse.click(*on_screen(laptop, *a_pixel_of(labels, 1))))
     _, both = laptop.download()
     assert both == everyone, "both kept again is the first result"
     laptop.check_healthy()
@@ -127,7 +119,7 @@ def test_brush_remove_and_keep_and_undo_restores_each_result(laptop, two_people_
                                                              screenshots, record_property):
     open_photo(laptop, two_people_png)
     _, first = laptop.download()
-    x, y = inside(labels, 0)
+    x, y = a_pixel_of(labels, 0)
     assert alpha_of(first)[y, x] == 255
 
     redone(laptop, lambda: paint(laptop, "remove", (x - 30, y), (x + 30, y)))
@@ -226,7 +218,7 @@ def test_compare_zoom_and_pan_at_phone_width(phone, two_people_png, labels, scre
 
     # A person clicked at phone width is kept alone too.
     page.locator('label[for="tool-people"]').click()
-    redone(phone, lambda: page.mouse.click(*on_screen(phone, *inside(labels, 1))))
+    redone(phone, lambda: page.mouse.click(*on_screen(phone, *a_pixel_of(labels, 1))))
     page.locator("#compare").fill("35")
     shot = screenshots / "editor-phone.png"
     page.screenshot(path=str(shot))
