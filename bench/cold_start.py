@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import statistics
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ import requests
 from PIL import Image
 
 from bench.pipeline import SERVER, design_weights, photo, png
-from testing.launcher import ROOT, Service, proc_stat
+from testing.launcher import ROOT, Service
 
 # Issue 15: each service ready within this many seconds of its start, and its first request at
 # most FIRST_REQUEST_TARGET times the median one.
@@ -42,24 +41,13 @@ READY_TARGET_S = 10.0
 FIRST_REQUEST_TARGET = 2.0
 
 
-def cpu_seconds(service: Service) -> float:
-    """CPU seconds (user + system) that gunicorn and its workers have used so far: on a busy
-    machine, a reading of the start-up's work that other processes do not stretch."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in (service.process.pid, *service.worker_pids()):
-        fields = proc_stat(pid)
-        if fields is not None:
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
 def start_timed(service: Service) -> dict[str, float]:
     """Start ``service``: seconds from its start to ``/readyz`` 200, and the CPU seconds its
     processes used by then."""
     start = time.perf_counter()
     service.start(poll=0.05)
-    return {"seconds": time.perf_counter() - start, "cpu_seconds": cpu_seconds(service)}
+    return {"seconds": time.perf_counter() - start,
+            "cpu_seconds": service.cpu_seconds(include_master=True)}
 
 
 def first_and_median(url: str, files: dict, data: dict, repeats: int) -> dict[str, float]:

@@ -59,7 +59,7 @@ from client.frame_matting import DEFAULT_SOLVE_PIXELS, LocalMatting, ServiceMatt
 from client.matting_client import MattingClient
 from client.media import probe, read_frames
 from client.video_engine import FrameResult, replace_background
-from testing.launcher import ROOT, Service, proc_stat
+from testing.launcher import ROOT, Service
 
 VIDEOS = ROOT.parent / "shared" / "data" / "videos"
 BACKENDS = {"SEGMENTER": "selfie", "MATTER": "closed-form"}
@@ -99,13 +99,6 @@ def picture_moved(previous_rgb: np.ndarray, rgb: np.ndarray, levels: int = 10) -
     return cv2.absdiff(gray, cv2.cvtColor(previous_rgb, cv2.COLOR_RGB2GRAY)) > levels
 
 
-def cpu_seconds(services: list[Service]) -> list[float]:
-    """CPU seconds (user + system) the serving processes of each service have used so far."""
-    tick = os.sysconf("SC_CLK_TCK")
-    return [sum(int(fields[11]) + int(fields[12]) for pid in service.worker_pids()
-                if (fields := proc_stat(pid)) is not None) / tick for service in services]
-
-
 def run_command(clip: Path, background: Path, target: Path, extra: list[str],
                 max_frames: int | None,
                 services: list[Service]) -> tuple[int, float, float, list[float]]:
@@ -113,7 +106,7 @@ def run_command(clip: Path, background: Path, target: Path, extra: list[str],
     job's frames per second as the command prints them, CPU seconds of the command and of each
     service meanwhile)."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    served = cpu_seconds(services)
+    served = [service.cpu_seconds() for service in services]
     command = [sys.executable, "-m", "client.video", str(clip), str(target), "--background",
                str(background), *extra]
     if max_frames:
@@ -126,7 +119,8 @@ def run_command(clip: Path, background: Path, target: Path, extra: list[str],
         raise SystemExit(f"client.video failed:\n{done.stderr}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = [after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime]
-    cpu += [now - before for now, before in zip(cpu_seconds(services), served, strict=True)]
+    cpu += [service.cpu_seconds() - before
+            for service, before in zip(services, served, strict=True)]
     written = re.search(r"(\d+) frames, .* ([\d.]+) frames/s", done.stdout)
     if written is None:
         raise SystemExit(f"client.video said something unexpected:\n{done.stdout}")

@@ -129,6 +129,16 @@ class Service:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         return [int(child) for child in children]
 
+    def cpu_seconds(self, include_master: bool = False) -> float:
+        """CPU seconds (user + system) the serving processes have used so far, and with
+        ``include_master`` gunicorn's master too."""
+        pids = self.worker_pids()
+        if include_master and self.server == "gunicorn":
+            pids.append(self.process.pid)
+        ticks = os.sysconf("SC_CLK_TCK")
+        return sum(int(fields[11]) + int(fields[12]) for pid in pids
+                   if (fields := proc_stat(pid)) is not None) / ticks
+
     def rss_mib(self, field: str = "VmRSS") -> float:
         """Resident memory of the serving processes (``VmRSS`` now, ``VmHWM`` peak), in MiB."""
         total = 0.0
