@@ -22,6 +22,11 @@ _COLOUR_FUNCTION = re.compile(r"^(rgba?|hs[lvb])\(", re.IGNORECASE)
 _SERVICE_WORDS = ("transparent", "blur")
 
 
+def is_background_name(text: str) -> bool:
+    """Whether ``text`` names one of the service's backgrounds: a name, not a colour or a word."""
+    return bool(NAME.match(text)) and parse_colour(text) is None and text not in _SERVICE_WORDS
+
+
 def background_field(text: str) -> str | bytes:
     """What to send as ``/matte``'s ``background`` for what a user wrote: a name, a CSS colour
     name, ``#rgb``/``#rrggbb``, ``blur`` or ``transparent`` as text (the service reads them;

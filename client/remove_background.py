@@ -16,7 +16,7 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
-from background_replacement.backgrounds import DEFAULT_BACKGROUND, NAME, parse_colour
+from background_replacement.backgrounds import DEFAULT_BACKGROUND
 from background_replacement.params import TRIMAP_PARAMETERS, NumberRange, TrimapParams
 from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
 from client.matting_client import (
@@ -26,7 +26,7 @@ from client.matting_client import (
     add_api_key_argument,
     server_url,
 )
-from client.photos import Job, Matting, Runner, background_field, summary
+from client.photos import Job, Matting, Runner, background_field, is_background_name, summary
 from client.targets import (
     DEFAULT_FORMAT,
     EXTENSIONS,
@@ -157,7 +157,7 @@ def _fields(args: argparse.Namespace) -> dict[str, str]:
 def _check_name(text: str, client: MattingClient) -> None:
     """A background written as a name must be one of the service's (a CSS colour name the
     service reads too); ``UsageError`` naming those it has."""
-    if not NAME.match(text) or parse_colour(text) is not None or text in ("blur", "transparent"):
+    if not is_background_name(text):
         return
     names = client.background_names()
     if text not in names:
