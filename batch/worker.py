@@ -12,7 +12,7 @@ from typing import Any
 from background_replacement import BackgroundReplacer
 from background_replacement.device import configure_threads
 from background_replacement.pipeline import NO_PERSON_CHOICES
-from batch.results import partial_path, sha256_of, write_atomically
+from batch.results import partial_path, write_atomically
 from batch.video import Segment, matte_segment
 from client.media import VideoInfo
 from client.temporal import TemporalStability
@@ -38,11 +38,10 @@ class JobOptions:
 
 @dataclass(frozen=True)
 class SegmentDone:
-    """A segment written: its frames' times on the video's clock, the file's SHA-256, and
-    whether its pictures are RGBA."""
+    """A segment written: its frames' times on the video's clock, and whether its pictures are
+    RGBA."""
 
     times: list[Fraction]
-    sha256: str
     transparent: bool
 
 
@@ -75,9 +74,8 @@ class Worker:
         try:
             times = matte_segment(self.replacer, Path(video), segment, zero, info,
                                   self.background, self.options.stability, partial)
-            digest = sha256_of(partial)
             partial.replace(target_path)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-        return SegmentDone(times, digest, self.background.transparent)
+        return SegmentDone(times, self.background.transparent)
