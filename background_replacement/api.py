@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from background_replacement.backgrounds import Background, Picture, load_library, parse_background
-from background_replacement.hints import Hint, merge_hint
+from background_replacement.hints import Hint
 from background_replacement.images import ImageSource, load_photo
 from background_replacement.matters import Matter, load_matter
 from background_replacement.params import DEFAULT_PARAMS, TrimapParams
@@ -29,9 +29,9 @@ from background_replacement.pipeline import (
     NO_PERSON_CHOICES,
     OUTPUTS,
     matte_and_render,
-    people_in_trimap,
     segment_to_trimap,
     warm_up,
+    with_hint,
 )
 from background_replacement.segmenters import PersonSegmenter, load_segmenter
 from background_replacement.settings import Settings
@@ -103,8 +103,7 @@ class BackgroundReplacer:
         found = segment_to_trimap(self.segmenter, photo.rgb, params, choice=choice)
         trimap, kept = found.trimap, found.people
         if hint is not None:
-            trimap = merge_hint(trimap, Hint.load(hint))
-            kept = kept or people_in_trimap(trimap)
+            trimap, kept = with_hint(trimap, kept, Hint.load(hint))
         return matte_and_render(self.matter, photo, trimap, kept, background=chosen,
                                 output=output, if_no_person=if_no_person).pixels
 

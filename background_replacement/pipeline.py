@@ -14,6 +14,7 @@ import numpy as np
 
 from background_replacement.backgrounds import Background
 from background_replacement.compositing import composite, cutout, to_uint8
+from background_replacement.hints import Hint, merge_hint
 from background_replacement.images import Photo
 from background_replacement.matters import Matte, Matter
 from background_replacement.params import DEFAULT_PARAMS, TrimapParams
@@ -164,6 +165,13 @@ def trimap_for(probability: np.ndarray, params: TrimapParams = DEFAULT_PARAMS) -
 def people_in_trimap(trimap: np.ndarray) -> int:
     """What an uploaded trimap says about people: 1 if it has known foreground, else 0."""
     return int(np.any(trimap == FOREGROUND))
+
+
+def with_hint(trimap: np.ndarray, people: int, hint: Hint) -> tuple[np.ndarray, int]:
+    """The trimap with ``hint`` merged in, and the people count (one the hint's "keep" strokes
+    made, where none was found before)."""
+    merged = merge_hint(trimap, hint)
+    return merged, people or people_in_trimap(merged)
 
 
 def is_transparent(output: str, background: Background) -> bool:

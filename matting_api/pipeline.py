@@ -8,11 +8,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from background_replacement.backgrounds import Background
-from background_replacement.hints import Hint, merge_hint
+from background_replacement.hints import Hint
 from background_replacement.matters import Matter
 from background_replacement.params import TrimapParams
 from background_replacement.people import EVERYONE, PeopleChoice
-from background_replacement.pipeline import NoPersonFound, matte_and_render, people_in_trimap
+from background_replacement.pipeline import (
+    NoPersonFound,
+    matte_and_render,
+    people_in_trimap,
+    with_hint,
+)
 from background_replacement.timing import StageTimer
 from matting_api.segmentation_client import SegmentationClient
 from service_common.errors import ApiError
@@ -65,8 +70,7 @@ def run_matting(job: MatteJob, matter: Matter, segmentation: SegmentationClient,
     info = {"X-Matter": matter.name}
     trimap, people = _trimap(job, segmentation, timer, info)
     if job.hint is not None:
-        trimap = merge_hint(trimap, job.hint)  # the sizes were checked with the request
-        people = people or people_in_trimap(trimap)
+        trimap, people = with_hint(trimap, people, job.hint)  # sizes checked with the request
         info["X-Hint"] = "merged"
     info["X-People-Count"] = str(people)
     try:
