@@ -95,14 +95,39 @@ class Cluster:
                                         "ip link set lo up && exec sleep 600"],
                                        env=self.env("namespace"), start_new_session=True)
         self.started.append(self.holder)
+        # Ready once the holder has exec'd `sleep` (its own command line names sleep from the
+        # start, so only the first word tells): unshare has run and loopback is up by then.
         deadline = time.monotonic() + 10
-        while b"sleep" not in Path(f"/proc/{self.holder.pid}/cmdline").read_bytes():
+        while not self._holding():
             assert time.monotonic() < deadline and self.holder.poll() is None, "no namespace"
             time.sleep(0.05)
         self._node("head", ["--head", "--port", str(HEAD_PORT), "--include-dashboard", "false"])
         if worker:
             self.add_worker()
+        strays = self.outside()
+        assert not strays, f"Ray processes outside the loopback-only namespace: {strays}"
         return self
+
+    def _holding(self) -> bool:
+        """Whether the holder is the ``sleep`` in a network namespace other than this process's."""
+        assert self.holder is not None
+        proc = Path(f"/proc/{self.holder.pid}")
+        with contextlib.suppress(OSError):
+            return (proc.joinpath("cmdline").read_bytes().split(b"\0")[0] == b"sleep"
+                    and os.readlink(proc / "ns/net") != os.readlink("/proc/self/ns/net"))
+        return False
+
+    def outside(self) -> list[int]:
+        """PIDs of this cluster's live processes that are not in its namespace (none, unless
+        something is wrong)."""
+        assert self.holder is not None
+        inner = os.readlink(f"/proc/{self.holder.pid}/ns/net")
+        strays = []
+        for pid in with_marker(self.token):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{pid}/ns/net") != inner:
+                    strays.append(pid)
+        return strays
 
     def add_worker(self) -> None:
         """Start the worker node (one at most: its ports are fixed)."""

@@ -35,30 +35,15 @@ pytestmark = pytest.mark.slow
 EMBEDDED = ["--segmenter", "selfie", "--matter", "closed-form"]
 
 
-def start_cluster(attempts: int = 2) -> Cluster:
-    """A started cluster; a start that fails is stopped and made again in a fresh namespace
-    (seen once in CI: the worker node never reached a head whose start had succeeded)."""
-    for attempt in range(1, attempts + 1):
-        nodes = Cluster(short_folder())
-        try:
-            return nodes.start()
-        except AssertionError:
-            nodes.stop()
-            assert not with_marker(nodes.token), "processes of a failed start survived"
-            shutil.rmtree(nodes.folder, ignore_errors=True)
-            if attempt == attempts:
-                raise
-    raise AssertionError("no attempt")
-
-
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
     """A head and a worker node, one CPU each, in a loopback-only namespace; every process of
     it killed at the end."""
     if not namespaces_available():
         pytest.skip("a loopback-only network namespace needs root, unshare and nsenter")
-    nodes = start_cluster()
+    nodes = Cluster(short_folder())
     try:
+        nodes.start()
         yield nodes
     finally:
         nodes.stop()
