@@ -102,10 +102,11 @@ class BackgroundReplacer:
         photo = load_photo(image)
         found = segment_to_trimap(self.segmenter, photo.rgb, params, choice=choice)
         trimap, kept = found.trimap, found.people
-        if hint is not None:
-            trimap, kept = with_hint(trimap, kept, Hint.load(hint))
+        hinted = None if hint is None else Hint.load(hint)
+        if hinted is not None:
+            trimap, kept = with_hint(trimap, kept, hinted)
         return matte_and_render(self.matter, photo, trimap, kept, background=chosen,
-                                output=output, if_no_person=if_no_person).pixels
+                                output=output, if_no_person=if_no_person, hint=hinted).pixels
 
 
 @functools.cache

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from background_replacement.images import ImageSource, Photo, load_photo
-from background_replacement.trimap import as_trimap
+from background_replacement.trimap import UNKNOWN, as_trimap
 
 # Hint pixels count from this opacity (alpha in [0, 1]).
 HINT_OPACITY = 0.5
@@ -42,6 +42,11 @@ class Hint:
     @property
     def shape(self) -> tuple[int, int]:
         return self.values.shape
+
+    @property
+    def edges(self) -> np.ndarray:
+        """bool H×W: the "edge" strokes, where the matting's alpha is to be kept as solved."""
+        return self.where & (self.values == UNKNOWN)
 
 
 def merge_hint(trimap: np.ndarray, hint: Hint) -> np.ndarray:

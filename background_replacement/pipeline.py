@@ -179,13 +179,14 @@ def is_transparent(output: str, background: Background) -> bool:
     return output == "cutout" or (output == "composite" and background.transparent)
 
 
-def matte_people(matter: Matter, photo: Photo, trimap: np.ndarray, people: int) -> Matte:
-    """The photo's matte: the matter's, or all background when nobody was found. What the
-    photo's own alpha made transparent stays transparent."""
+def matte_people(matter: Matter, photo: Photo, trimap: np.ndarray, people: int,
+                 free: np.ndarray | None = None) -> Matte:
+    """The photo's matte: the matter's (``free``: see ``Matter.matte``), or all background when
+    nobody was found. What the photo's own alpha made transparent stays transparent."""
     if people == 0:
         matte = Matte(np.zeros(trimap.shape, np.float32), photo.rgb.astype(np.float32) / 255.0)
     else:
-        matte = matter.matte(photo.rgb, trimap)
+        matte = matter.matte(photo.rgb, trimap, free)
     if photo.alpha is not None:
         matte = Matte(matte.alpha * photo.alpha, matte.foreground)
     return matte
@@ -212,10 +213,12 @@ def unchanged(photo: Photo) -> np.ndarray:
 
 def matte_and_render(matter: Matter, photo: Photo, trimap: np.ndarray, people: int, *,
                      background: Background, output: str = "composite",
-                     if_no_person: str = "error", timer: StageTimer | None = None) -> Rendered:
+                     if_no_person: str = "error", timer: StageTimer | None = None,
+                     hint: Hint | None = None) -> Rendered:
     """Everything after the trimap: the matte and the requested output. With nobody found,
     ``if_no_person`` decides: ``error`` raises ``NoPersonFound``, ``original`` gives the photo
-    back unchanged, ``empty`` the background alone."""
+    back unchanged, ``empty`` the background alone. ``hint``: the one merged into ``trimap``,
+    whose edge strokes the matter leaves unrefined."""
     timer = timer or StageTimer()
     if people == 0 and if_no_person == "error":
         raise NoPersonFound("No person was found in the image. Send if_no_person=original to "
@@ -224,7 +227,8 @@ def matte_and_render(matter: Matter, photo: Photo, trimap: np.ndarray, people: i
     if people == 0 and if_no_person == "original":
         return Rendered(unchanged(photo), unchanged=True)
     with timer.stage("matting"):
-        matte = matte_people(matter, photo, trimap, people)
+        matte = matte_people(matter, photo, trimap, people,
+                             None if hint is None else hint.edges)
     with timer.stage("compositing"):
         return Rendered(render(output, photo, matte, trimap, background))
 

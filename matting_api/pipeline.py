@@ -76,7 +76,7 @@ def run_matting(job: MatteJob, matter: Matter, segmentation: SegmentationClient,
     try:
         rendered = matte_and_render(matter, job.image, trimap, people, background=job.background,
                                     output=job.output, if_no_person=job.if_no_person,
-                                    timer=timer)
+                                    timer=timer, hint=job.hint)
     except NoPersonFound as exc:
         raise ApiError(422, "no_person", str(exc)) from None
     if rendered.unchanged:

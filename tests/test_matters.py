@@ -52,9 +52,9 @@ def test_closed_form_recovers_a_soft_edge():
 
 def test_closed_form_confines_alpha_to_the_edge_and_keeps_the_outline():
     image, trimap, _ = soft_edge_scene()
-    free = ClosedFormMatter(confine=False).matte(image, trimap)
+    solved = ClosedFormMatter(confine=False).matte(image, trimap)
     matte = ClosedFormMatter().matte(image, trimap)
-    assert np.array_equal(matte.alpha >= 0.5, free.alpha >= 0.5)
+    assert np.array_equal(matte.alpha >= 0.5, solved.alpha >= 0.5)
     radius = transition_radius(trimap.shape)
     fractional = (matte.alpha > 0) & (matte.alpha < 1)
     assert fractional.any()
@@ -63,6 +63,19 @@ def test_closed_form_confines_alpha_to_the_edge_and_keeps_the_outline():
     # Pixels made opaque show the photo, as every opaque pixel does.
     opaque = matte.alpha == 1
     assert np.allclose(matte.foreground[opaque], image[opaque] / 255.0)
+
+
+def test_closed_form_leaves_alpha_as_solved_where_free():
+    image, trimap, _ = soft_edge_scene()
+    free = np.zeros(trimap.shape, bool)
+    free[:30, 25:55] = True  # an edge stroke over the top half of the unknown band
+    solved = ClosedFormMatter(confine=False).matte(image, trimap)
+    confined = ClosedFormMatter().matte(image, trimap)
+    matte = ClosedFormMatter().matte(image, trimap, free)
+    assert np.array_equal(matte.alpha[free], solved.alpha[free])
+    assert np.array_equal(matte.alpha[~free], confined.alpha[~free])
+    # The stroke keeps the 20 px ramp that confinement cuts to a few pixels.
+    assert not np.array_equal(solved.alpha[free], confined.alpha[free])
 
 
 def test_closed_form_without_unknown_pixels_returns_the_trimap():

@@ -3,6 +3,7 @@ through ``BackgroundReplacer.replace`` as through ``POST /matte``."""
 
 import io
 
+import cv2
 import numpy as np
 import pytest
 import requests
@@ -17,6 +18,10 @@ from background_replacement import (
     TrimapParams,
 )
 from background_replacement.backgrounds import Colour
+from background_replacement.compositing import to_uint8
+from background_replacement.images import load_photo
+from background_replacement.matters.closed_form import ClosedFormMatter
+from background_replacement.trimap import UNKNOWN
 from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.slow
@@ -124,3 +129,34 @@ def test_people_and_hints_in_process_as_over_http(replacer, matting_service, two
         replacer.replace(two_people_png, points=[(700, 10)])
     with pytest.raises(ValueError, match="the hint is"):
         replacer.replace(two_people_png, hint=hint[:10])
+
+
+def test_edge_strokes_keep_the_solved_alpha_in_process_and_over_http(replacer, matting_service,
+                                                                     two_people_png):
+    """An "edge" stroke lets the matting decide: closed-form's alpha there is as solved, not
+    hardened beyond a few pixels of the outline as it is elsewhere."""
+    trimap = replacer.replace(two_people_png, output="trimap")
+    rows, cols = np.nonzero(trimap == UNKNOWN)
+    stroke = np.zeros(trimap.shape, bool)  # the top quarter of the people's band, widened
+    top = rows.min() + (rows.max() - rows.min()) // 4
+    stroke[rows.min():top, cols.min():cols.max() + 1] = True
+    stroke &= cv2.dilate((trimap == UNKNOWN).astype(np.uint8), np.ones((25, 25))) > 0
+    hint = np.zeros((*trimap.shape, 4), np.uint8)
+    hint[stroke] = (128, 128, 128, 255)
+    mine = replacer.replace(two_people_png, output="alpha", hint=hint)
+    merged = np.where(stroke, UNKNOWN, trimap).astype(np.uint8)
+    rgb = load_photo(two_people_png).rgb
+    solved = ClosedFormMatter(confine=False).matte(rgb, merged).alpha
+    confined = ClosedFormMatter().matte(rgb, merged).alpha
+    assert np.abs(mine[stroke].astype(int) - to_uint8(solved)[stroke]).max() <= 1
+    assert np.abs(mine[~stroke].astype(int) - to_uint8(confined)[~stroke]).max() <= 1
+    faint = stroke & (solved > 0.05) & (solved < 0.5) & (confined == 0)
+    assert faint.sum() > 100, "the stroke holds alpha that confinement would have removed"
+    buffer = io.BytesIO()
+    Image.fromarray(hint).save(buffer, format="PNG")
+    response = requests.post(matting_service.url + "/matte", timeout=120,
+                             files={"image": two_people_png, "hint": buffer.getvalue()},
+                             data={"output": "alpha"})
+    assert response.status_code == 200, response.text
+    served = np.asarray(Image.open(io.BytesIO(response.content)))
+    assert np.abs(served.astype(int) - mine.astype(int)).max() <= 1

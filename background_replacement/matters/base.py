@@ -37,8 +37,11 @@ class Matter(Protocol):
         ``MatterUnavailable`` when it cannot load."""
         ...
 
-    def matte(self, image_rgb: np.ndarray, trimap: np.ndarray) -> Matte:
-        """Alpha and foreground colours of an RGB uint8 H×W×3 image under a uint8 H×W trimap."""
+    def matte(self, image_rgb: np.ndarray, trimap: np.ndarray,
+              free: np.ndarray | None = None) -> Matte:
+        """Alpha and foreground colours of an RGB uint8 H×W×3 image under a uint8 H×W trimap.
+        ``free`` (bool H×W, unknown in the trimap): where a person asked the matting to decide,
+        so a matter that refines its alpha leaves it there as solved."""
         ...
 
 

@@ -87,8 +87,11 @@ class ClosedFormMatter:
         return matte_at_scale(image_rgb, trimap, solve_scale(unknown, self.max_unknown),
                               self._matte_as_given)
 
-    def matte(self, image_rgb: np.ndarray, trimap: np.ndarray) -> Matte:
-        """Alpha and foreground colours; known trimap regions are kept as they are."""
+    def matte(self, image_rgb: np.ndarray, trimap: np.ndarray,
+              free: np.ndarray | None = None) -> Matte:
+        """Alpha and foreground colours; known trimap regions are kept as they are, and alpha is
+        not confined where ``free`` is set (a person's edge strokes: fine hair far from the
+        0.5 level is what they want kept)."""
         check_inputs(image_rgb, trimap)
         unknown = (trimap != BACKGROUND) & (trimap != FOREGROUND)
         box = region(unknown, CONTEXT_MARGIN)
@@ -98,6 +101,8 @@ class ClosedFormMatter:
             # so confining the box alone is confining the whole alpha.
             radius = min(transition_radius(trimap.shape), CONTEXT_MARGIN)
             alpha = confine_transition(matte.alpha[box], radius)
+            if free is not None:
+                alpha = np.where(free[box], matte.alpha[box], alpha)
             opaque = (alpha >= 1.0) & (matte.alpha[box] < 1.0)
             matte.alpha[box] = alpha
             matte.foreground[box][opaque] = image_rgb[box][opaque].astype(np.float32) / 255.0

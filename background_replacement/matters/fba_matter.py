@@ -95,8 +95,10 @@ class FBAMatter:
         return matte_at_scale(image_rgb, trimap, solve_scale(trimap.size, self.max_pixels),
                               self._predict)
 
-    def matte(self, image_rgb: np.ndarray, trimap: np.ndarray) -> Matte:
-        """Alpha and foreground colours; known background outside the box is never computed."""
+    def matte(self, image_rgb: np.ndarray, trimap: np.ndarray,
+              free: np.ndarray | None = None) -> Matte:
+        """Alpha and foreground colours; known background outside the box is never computed.
+        ``free`` changes nothing: FBA's alpha is not refined after the network."""
         check_inputs(image_rgb, trimap)
         box = region(trimap != BACKGROUND, CONTEXT_MARGIN)
         if box is not None and not np.any(unknown_mask(trimap[box])):
