@@ -2,7 +2,8 @@
 
     remove-background-batch INPUT DESTINATION [--address HOST:PORT] [--background green]
                             [--output composite] [--format png] [--if-no-person error]
-                            [--video-format .mp4] [--segment-seconds 10] [--actors N]
+                            [--video-format .mp4] [--segment-seconds 10] [--solve-pixels N]
+                            [--actors N]
                             [--cpus-per-actor 1] [--segmenter ...] [--matter ...]
 
 INPUT is a folder (every image in it, recursively), a list file (``.txt``, ``.lst``, ``.list``:
@@ -36,6 +37,7 @@ from batch.inputs import (
 from batch.pool import NoWorkersLeft, actor_count
 from batch.results import MANIFEST_NAME
 from batch.worker import JobOptions
+from client.frame_matting import DEFAULT_SOLVE_PIXELS, SOLVE_PIXELS_HELP
 from client.media import OUTPUT_FORMATS, VideoError
 
 PHOTO_FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
@@ -62,6 +64,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--video-format", default=".mp4", choices=OUTPUT_FORMATS)
     parser.add_argument("--segment-seconds", type=Fraction, default=DEFAULT_SEGMENT_SECONDS,
                         help="length of a video's segments (default: %(default)s)")
+    parser.add_argument("--solve-pixels", type=int, default=DEFAULT_SOLVE_PIXELS,
+                        help=SOLVE_PIXELS_HELP)
     parser.add_argument("--actors", type=int,
                         help="workers, each loading the models once (default: one for every "
                              "--cpus-per-actor CPUs of the cluster)")
@@ -76,6 +80,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"{args.input} does not exist")
     if args.segment_seconds <= 0 or (args.actors is not None and args.actors < 1):
         parser.error("--segment-seconds and --actors must be positive")
+    if args.solve_pixels < 0:
+        parser.error("--solve-pixels must be 0 or more")
     return args
 
 
@@ -87,7 +93,8 @@ def job_options(args: argparse.Namespace, video: bool) -> JobOptions:
     if background is None and video and OUTPUT_FORMATS[args.video_format].alpha_pix_fmt:
         background = "transparent"
     output = "composite" if video else args.output
-    return JobOptions(settings, background, output, args.format, args.if_no_person)
+    return JobOptions(settings, background, output, args.format, args.if_no_person,
+                      solve_pixels=args.solve_pixels)
 
 
 def run(args: argparse.Namespace) -> Outcome:

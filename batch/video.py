@@ -8,6 +8,9 @@ only. The smoothing keeps at most ``strength`` of its history per frame, so afte
 frames what a cold start changes is at most strength**n of alpha; n is the smallest with that
 under half a level of 255 (28 frames for strength 0.8).
 
+Each frame is matted as ``client.video`` mattes it (``matte_frame``: within a per-frame budget
+of pixels, brought back to the frame's size), so the result is that command's.
+
 Segments are written losslessly (FFV1 in Matroska: RGB, or RGBA when transparent) beside the
 output; the join decodes them in order and encodes the output once, as ``client.video`` does:
 the input's size, frame rate, every frame, and its audio.
@@ -26,6 +29,7 @@ import numpy as np
 
 from background_replacement.backgrounds import Background
 from background_replacement.compositing import composite, to_uint8
+from client.frame_matting import DEFAULT_SOLVE_PIXELS, LocalMatting, Matted, matte_frame
 from client.media import (
     VideoInfo,
     VideoWriter,
@@ -90,13 +94,13 @@ def first_frame_time(path: Path) -> Fraction:
         frames.close()
 
 
-def render(cutout: np.ndarray, alpha: np.ndarray, image_rgb: np.ndarray,
+def render(matted: Matted, alpha: np.ndarray, image_rgb: np.ndarray,
            background: Background) -> np.ndarray:
-    """F (from an RGBA cutout) over the background with ``alpha``; RGBA when transparent."""
+    """The frame's foreground colours over the background with ``alpha``; RGBA when
+    transparent."""
     if background.transparent:
-        return np.dstack([cutout[:, :, :3], to_uint8(alpha)])
-    return composite(cutout[:, :, :3].astype(np.float32) / 255.0, alpha,
-                     background.behind(image_rgb, alpha))
+        return np.dstack([to_uint8(matted.foreground), to_uint8(alpha)])
+    return composite(matted.foreground, alpha, background.behind(image_rgb, alpha))
 
 
 class SegmentFile:
@@ -134,9 +138,11 @@ def segment_frames(path: Path) -> Iterator[np.ndarray]:
 
 def matte_segment(replacer, video: Path, segment: Segment, zero: Fraction, info: VideoInfo,
                   background: Background, stability: TemporalStability | None,
-                  target: Path) -> list[Fraction]:
-    """Matte one segment of ``video`` with a ``BackgroundReplacer`` and write it to ``target``
-    (a lossless segment file); returns the written frames' times on the video's clock."""
+                  target: Path, solve_pixels: int = DEFAULT_SOLVE_PIXELS) -> list[Fraction]:
+    """Matte one segment of ``video`` with a ``BackgroundReplacer``, each frame on at most about
+    ``solve_pixels`` pixels (0: full size), and write it to ``target`` (a lossless segment
+    file); returns the written frames' times on the video's clock."""
+    matting = LocalMatting(replacer)
     stabilizer = AlphaStabilizer(stability) if stability else None
     out = SegmentFile(target, info.width, info.height, info.rate, background.transparent)
     times: list[Fraction] = []
@@ -146,13 +152,13 @@ def matte_segment(replacer, video: Path, segment: Segment, zero: Fraction, info:
             place = segment.place(frame.time - zero, info.rate)
             if place > 0:
                 break
-            cutout = replacer.replace(frame.rgb, output="cutout", if_no_person="empty")
-            alpha = cutout[:, :, 3].astype(np.float32) / 255.0
-            if stabilizer is not None:  # all-zero alpha: nobody found, the smoothing restarts
-                alpha = stabilizer(frame.rgb, alpha, int(bool(cutout[:, :, 3].any())))
+            matted = matte_frame(matting, frame.rgb, solve_pixels=solve_pixels)
+            alpha = matted.alpha
+            if stabilizer is not None:  # nobody found (people 0): the smoothing restarts
+                alpha = stabilizer(frame.rgb, alpha, matted.people)
             if place < 0:
                 continue  # a warm-up frame
-            out.write(render(cutout, alpha, frame.rgb, background))
+            out.write(render(matted, alpha, frame.rgb, background))
             times.append(frame.time)
     finally:
         frames.close()

@@ -14,6 +14,7 @@ from background_replacement.device import configure_threads
 from background_replacement.pipeline import NO_PERSON_CHOICES
 from batch.results import partial_path, write_atomically
 from batch.video import Segment, matte_segment
+from client.frame_matting import DEFAULT_SOLVE_PIXELS
 from client.media import VideoInfo
 from client.temporal import TemporalStability
 from service_common.images import encode_image
@@ -22,7 +23,8 @@ from service_common.images import encode_image
 @dataclass(frozen=True)
 class JobOptions:
     """What every actor of a job needs: the core's settings (``Settings`` field names), the
-    background, the output kind and format, and the temporal smoothing for videos."""
+    background, the output kind and format, and for videos the temporal smoothing and each
+    frame's budget of pixels (as ``client.video``'s ``--solve-pixels``)."""
 
     settings: dict[str, Any] = field(default_factory=dict)
     background: str | None = None
@@ -30,10 +32,13 @@ class JobOptions:
     fmt: str = "png"
     if_no_person: str = "error"
     stability: TemporalStability | None = field(default_factory=TemporalStability)
+    solve_pixels: int = DEFAULT_SOLVE_PIXELS
 
     def __post_init__(self) -> None:
         if self.if_no_person not in NO_PERSON_CHOICES:
             raise ValueError(f"if_no_person must be one of {', '.join(NO_PERSON_CHOICES)}")
+        if self.solve_pixels < 0:
+            raise ValueError("solve_pixels must be 0 or more")
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,8 @@ class Worker:
         partial = partial_path(target_path)
         try:
             times = matte_segment(self.replacer, Path(video), segment, zero, info,
-                                  self.background, self.options.stability, partial)
+                                  self.background, self.options.stability, partial,
+                                  self.options.solve_pixels)
             partial.replace(target_path)
         except BaseException:
             partial.unlink(missing_ok=True)

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from client.backdrops import BACKGROUND_ENDS
-from client.frame_matting import DEFAULT_SOLVE_PIXELS, LocalMatting
+from client.frame_matting import DEFAULT_SOLVE_PIXELS, SOLVE_PIXELS_HELP, LocalMatting
 from client.matting_client import (
     DEFAULT_SERVER,
     MattingClient,
@@ -72,8 +72,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="matte in this process with the core (SEGMENTER, MATTER, … as for "
                              "the services), without any service")
     parser.add_argument("--solve-pixels", type=int, default=DEFAULT_SOLVE_PIXELS,
-                        help="matte each frame shrunk to about this many pixels and bring the "
-                             "matte back to its size; 0: at full size (default: %(default)s)")
+                        help=SOLVE_PIXELS_HELP)
     parser.add_argument("--temporal-stability", action=argparse.BooleanOptionalAction,
                         default=True, help="smooth alpha over time on still parts of the "
                                            "picture (default: on)")

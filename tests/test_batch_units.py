@@ -4,9 +4,11 @@ names, the video's segments."""
 from __future__ import annotations
 
 import json
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -117,3 +119,35 @@ def test_results_are_named_inside_the_destination(tmp_path):
     outside = Path("/elsewhere/x.jpg")
     [named] = photo_inputs([outside], tmp_path, ".png")
     assert named.output == "elsewhere/x.png"
+
+
+@pytest.mark.slow
+def test_a_video_in_one_segment_comes_out_as_client_video_makes_it(tmp_path):
+    """Batch mattes a frame as ``client.video`` does (within its per-frame budget of pixels):
+    a 640×480 clip, matted whole by a worker and joined, equals the video command's output."""
+    import imageio_ffmpeg
+
+    from batch.video import Segment, first_frame_time, join_segments
+    from batch.worker import JobOptions, Worker
+    from client.frame_matting import DEFAULT_SOLVE_PIXELS, LocalMatting
+    from client.media import probe, read_frames
+    from client.video_engine import replace_background
+    from tests.conftest import shared_data
+
+    clip = tmp_path / "thanks.mkv"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error",
+                    "-i", str(shared_data("videos", "asl_thanks.mkv")), "-frames:v", "12",
+                    "-an", "-c:v", "ffv1", str(clip)], check=True, timeout=120)
+    info = probe(clip)
+    assert info.width * info.height > DEFAULT_SOLVE_PIXELS, "a frame the budget shrinks"
+    worker = Worker(JobOptions({"segmenter": "selfie", "matter": "closed-form"},
+                               background="green"), threads=0)
+    done = worker.segment(str(clip), Segment(0, Fraction(0), None, Fraction(0)),
+                          first_frame_time(clip), info, str(tmp_path / "whole.mkv"))
+    batch = tmp_path / "batch.mov"
+    join_segments([(tmp_path / "whole.mkv", done.times)], clip, info, batch, False)
+    command = replace_background(clip, tmp_path / "command.mov", background="green",
+                                 matting=LocalMatting(worker.replacer), progress=False)
+    assert command.frames == len(done.times) == 12
+    for ours, theirs in zip(read_frames(batch), read_frames(command.path), strict=True):
+        assert np.array_equal(ours.rgb, theirs.rgb)
