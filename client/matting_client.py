@@ -91,19 +91,21 @@ class MattingClient:
         return session
 
     def matte(self, image: bytes, *, background: str | bytes = "green", output: str = "composite",
-              fmt: str = "png", trimap: bytes | None = None, **params: str) -> bytes:
+              fmt: str = "png", trimap: bytes | None = None, hint: bytes | None = None,
+              **params: str) -> bytes:
         """The encoded result for one encoded image; raises ``MattingError`` on failure."""
         return self.request(image, background=background, output=output, fmt=fmt,
-                            trimap=trimap, **params).content
+                            trimap=trimap, hint=hint, **params).content
 
     def request(self, image: bytes, *, background: str | bytes = "green",
                 output: str = "composite", fmt: str = "png", trimap: bytes | None = None,
-                **params: str) -> MatteAnswer:
+                hint: bytes | None = None, **params: str) -> MatteAnswer:
         """Like ``matte``, with the answer's headers (people found, backends, timings).
 
         ``background`` is a name, ``#rrggbb``, ``blur``, ``transparent`` or an encoded image;
-        ``trimap`` an encoded trimap that skips segmentation; ``params`` more form fields
-        (``if_no_person``, the trimap parameters).
+        ``trimap`` an encoded trimap that skips segmentation; ``hint`` an encoded hint image
+        merged into the trimap; ``params`` more form fields (``if_no_person``, ``people``,
+        ``points``, the trimap parameters).
         """
         files = {"image": ("image", image)}
         data = {"output": output, "format": fmt, **params}
@@ -111,8 +113,9 @@ class MattingClient:
             files["background"] = ("background", background)
         else:
             data["background"] = background
-        if trimap is not None:
-            files["trimap"] = ("trimap", trimap)
+        for name, upload in (("trimap", trimap), ("hint", hint)):
+            if upload is not None:
+                files[name] = (name, upload)
         response = self._send("POST", "/matte", files=files, data=data)
         people = response.headers.get("X-People-Count")
         return MatteAnswer(response.content, int(people) if people is not None else None,

@@ -65,7 +65,8 @@ class Matting:
     background: str | bytes
     output: str
     fmt: str
-    fields: dict[str, str] = field(default_factory=dict)  # if_no_person, trimap parameters
+    fields: dict[str, str] = field(default_factory=dict)  # if_no_person, people, trimap
+    hint: bytes | None = None  # an encoded hint image (one photo)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def process(client: MattingClient, job: Job, matting: Matting) -> None:
     except OSError as exc:
         raise MattingError(f"cannot read it: {exc.strerror or exc}") from None
     result = client.matte(image, background=matting.background, output=matting.output,
-                          fmt=matting.fmt, **matting.fields)
+                          fmt=matting.fmt, hint=matting.hint, **matting.fields)
     if job.target is None:
         sys.stdout.buffer.write(result)
         sys.stdout.buffer.flush()

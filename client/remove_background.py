@@ -18,6 +18,7 @@ from pathlib import Path
 
 from background_replacement.backgrounds import DEFAULT_BACKGROUND
 from background_replacement.params import TRIMAP_PARAMETERS, NumberRange, TrimapParams
+from background_replacement.people import PeopleChoice, parse_points
 from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
 from client.matting_client import (
     DEFAULT_SERVER,
@@ -77,6 +78,15 @@ def _number(name: str, bounds: NumberRange) -> Callable[[str], float | int]:
     return parse
 
 
+def _point(text: str) -> tuple[float, float]:
+    """An argparse type for ``--point``: ``X,Y``."""
+    try:
+        [point] = parse_points(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be X,Y such as 120,300, got {text!r}") from None
+    return point
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number from 1, got {text!r}")
@@ -111,6 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--if-no-person", choices=NO_PERSON_CHOICES, default=None,
                       help="when nobody is found: error (the photo fails), original (the photo "
                            "unchanged) or empty (the background alone) (default: error)")
+    people = parser.add_argument_group(
+        "which people", "  the service's /people lists the people it finds, numbered from 0")
+    people.add_argument("--people", metavar="WHO",
+                        help="all (default), largest, or indices such as 0,2: the people "
+                             "left out become background")
+    people.add_argument("--point", dest="points", action="append", type=_point, metavar="X,Y",
+                        help="keep the person under this pixel (from the top left); give it "
+                             "again for more people")
+    people.add_argument("--hint", type=Path, metavar="FILE",
+                        help="corrections painted over one photo, an image of its size: black "
+                             "removes, white keeps, grey lets the matting decide, transparent "
+                             "changes nothing (the web page's brush makes the same)")
     trimap = parser.add_argument_group(
         "trimap", "  detection and trimap parameters: /matte's form fields of the same names;\n"
                   "  the service's defaults for those not given")
@@ -140,18 +162,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fields(args: argparse.Namespace) -> dict[str, str]:
-    """The optional form fields the command line gave: ``if_no_person`` and the trimap
-    parameters, checked together (bg below fg) as the service will."""
+    """The optional form fields the command line gave: ``if_no_person``, the people to keep
+    and the trimap parameters, checked together (bg below fg) as the service will."""
     given = {name: getattr(args, name) for name in TRIMAP_PARAMETERS
              if getattr(args, name) is not None}
     try:
         TrimapParams(**given).validate()
+        choice = PeopleChoice.of(PeopleChoice.parse(args.people), args.points or ())
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    fields = {name: str(value) for name, value in given.items()}
+        raise UsageError(str(exc).replace("'people'", "--people")) from None
+    fields = {name: str(value) for name, value in given.items()} | choice.to_form()
     if args.if_no_person is not None:
         fields["if_no_person"] = args.if_no_person
     return fields
+
+
+def _hint(args: argparse.Namespace, folder: bool) -> bytes | None:
+    """The ``--hint`` file's bytes; ``UsageError`` for a folder or a file it cannot read."""
+    if args.hint is None:
+        return None
+    if folder:
+        raise UsageError("--hint is painted over one photo; INPUT is a folder")
+    try:
+        return args.hint.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read --hint {args.hint}: {exc.strerror or exc}") from None
 
 
 def _check_name(text: str, client: MattingClient) -> None:
@@ -289,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
                                                         and background == "transparent")):
             raise UsageError("a transparent result needs png or webp; JPEG has no alpha "
                              "channel")
-        matting = Matting(background, args.kind, fmt, fields)
+        matting = Matting(background, args.kind, fmt, fields, _hint(args, folder))
         if folder:
             return _run_folder(args, client, matting,
                                args.jobs or client.max_in_flight() or DEFAULT_JOBS)

@@ -227,6 +227,45 @@ def test_trimap_parameters_reach_the_service_and_are_checked(matting_service, ph
         assert done.returncode == 2 and message in err(done), err(done)
 
 
+def test_people_points_and_hint_reach_the_service_and_are_checked(matting_service,
+                                                                   two_people_png, tmp_path):
+    photo = tmp_path / "two.png"
+    photo.write_bytes(two_people_png)
+    hint = np.zeros((400, 680, 4), np.uint8)
+    hint[5:45, 320:360] = (255, 255, 255, 255)  # keep a piece of the grey gap between them
+    hint_file = tmp_path / "hint.png"
+    Image.fromarray(hint).save(hint_file)
+
+    def served(**fields) -> np.ndarray:
+        files = {"image": two_people_png}
+        if "hint" in fields:
+            files["hint"] = fields.pop("hint")
+        response = requests.post(matting_service.url + "/matte", files=files, timeout=120,
+                                 data={"output": "alpha", **fields})
+        assert response.status_code == 200, response.text
+        return pixels(response.content)
+
+    everyone = served()
+    for args, fields in ((["--people", "1"], {"people": "1"}),
+                         (["--people", "largest"], {"people": "largest"}),
+                         (["--point", "120,300"], {"points": "120,300"}),
+                         (["--hint", hint_file], {"hint": hint_file.read_bytes()})):
+        done = cli(photo, tmp_path / "alpha.png", "-k", "alpha", *args, service=matting_service)
+        assert done.returncode == 0, err(done)
+        expected = served(**fields)
+        np.testing.assert_array_equal(pixels(tmp_path / "alpha.png"), expected)
+        assert not np.array_equal(expected, everyone), args
+    for args, message in ((["--people", "two"], "--people must be all, largest"),
+                          (["--point", "120"], "must be X,Y"),
+                          (["--hint", tmp_path / "none.png"], "cannot read --hint"),
+                          (["--people", "5"], "no_such_person")):
+        done = cli(photo, tmp_path / "x.png", *args, service=matting_service)
+        assert done.returncode == (1 if "no_such" in message else 2), err(done)
+        assert message in err(done), (args, err(done))
+    folder = cli(tmp_path, tmp_path / "out", "--hint", hint_file, service=matting_service)
+    assert folder.returncode == 2 and "INPUT is a folder" in err(folder), err(folder)
+
+
 def test_output_kind_and_its_old_name(matting_service, photo, tmp_path):
     for option in ("--output-kind", "-k", "--output"):
         done = cli(photo, tmp_path / "cutout.png", option, "cutout", service=matting_service)
