@@ -42,7 +42,8 @@ HINT_FORM = (
     "image the photo's size (else 400 bad_hint), best a PNG with alpha. Where it is opaque "
     "(alpha ≥ 128, or everywhere without an alpha channel) its first channel says: 0 remove "
     "(sure background), 255 keep (sure person), any other value edge (unknown, the matting "
-    "decides); where it is transparent the automatic trimap stays.")
+    "decides, and its alpha there is kept as solved, fine hair included); where it is "
+    "transparent the automatic trimap stays.")
 
 
 def openapi_document() -> dict[str, Any]:
