@@ -150,4 +150,7 @@ def test_a_video_in_one_segment_comes_out_as_client_video_makes_it(tmp_path):
                                  matting=LocalMatting(worker.replacer), progress=False)
     assert command.frames == len(done.times) == 12
     for ours, theirs in zip(read_frames(batch), read_frames(command.path), strict=True):
-        assert np.array_equal(ours.rgb, theirs.rgb)
+        # Equal here; the bound leaves room for a solver's thread-order rounding only (matted
+        # at full size, as batch did before, 2.2 % of pixels were over 2 levels off).
+        off = np.abs(ours.rgb.astype(np.int16) - theirs.rgb.astype(np.int16))
+        assert np.mean(off > 2) < 1e-4, np.mean(off > 2)
