@@ -252,9 +252,9 @@ def test_people_points_and_hint_reach_the_service_and_are_checked(matting_servic
                          (["--hint", hint_file], {"hint": hint_file.read_bytes()})):
         done = cli(photo, tmp_path / "alpha.png", "-k", "alpha", *args, service=matting_service)
         assert done.returncode == 0, err(done)
-        expected = served(**fields)
-        np.testing.assert_array_equal(pixels(tmp_path / "alpha.png"), expected)
-        assert not np.array_equal(expected, everyone), args
+        expected = served(**fields).astype(int)
+        assert np.abs(pixels(tmp_path / "alpha.png") - expected).max() <= 1, args
+        assert np.abs(expected - everyone).max() > 100, args
     for args, message in ((["--people", "two"], "--people must be all, largest"),
                           (["--point", "120"], "must be X,Y"),
                           (["--hint", tmp_path / "none.png"], "cannot read --hint"),
