@@ -149,11 +149,23 @@ class Cluster:
                                  + output.decode(errors="replace")[-2000:]) from None
         assert done.returncode == 0, output.decode(errors="replace")[-2000:]
 
-    def raylet(self, role: str) -> int:
-        """The PID of a node's raylet."""
-        [pid] = [pid for pid, (r, command) in with_marker(self.token).items()
-                 if r == role and Path(command).name == "raylet"]
-        return pid
+    def lose_node(self, role: str) -> list[int]:
+        """SIGKILL every process of a node at once (its raylet, agents and the workers running
+        its actors), as when its machine is lost; returns their PIDs. Killing the raylet alone
+        lets an actor already running a task finish it and answer the driver directly."""
+        node = {pid: command for pid, (r, command) in with_marker(self.token).items() if r == role}
+        assert any(Path(command).name == "raylet" for command in node.values()), node
+        killed: set[int] = set()
+        deadline = time.monotonic() + 10
+        while node:  # again until none is left: a raylet may have started one meanwhile
+            assert time.monotonic() < deadline, f"{role} node's processes survive: {node}"
+            for pid in node:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            killed.update(node)
+            time.sleep(0.05)
+            node = {pid: c for pid, (r, c) in with_marker(self.token).items() if r == role}
+        return sorted(killed)
 
     def stop(self) -> None:
         """SIGKILL every process with this cluster's marker (Ray's daemons, workers and

@@ -1,6 +1,6 @@
 """The batch command on a real two-node Ray cluster that loses a node: a head and a worker node
 (one CPU each) inside a network namespace that has only loopback, the command run against it,
-the worker node's raylet killed with SIGKILL mid-job and no node started in its place. The
+every process of the worker node killed with SIGKILL mid-job and no node started in its place. The
 results must be exactly those of one process running the core.
 
 Every Ray process and the batch driver run inside the namespace (Ray binds to the machine's
@@ -11,10 +11,8 @@ routable address otherwise). Each carries this test's own marker in its environm
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -53,8 +51,8 @@ def cluster() -> Iterator[Cluster]:
 
 def run_batch_killing_worker(cluster: Cluster, arguments: list[str], destination: Path,
                              pattern: str, after: int, timeout: float = 150) -> str:
-    """Run the batch command in the namespace against the cluster; SIGKILL the worker node's
-    raylet once ``after`` files match ``pattern`` under ``destination``. Returns its output;
+    """Run the batch command in the namespace against the cluster; SIGKILL every process of the
+    worker node once ``after`` files match ``pattern`` under ``destination``. Returns its output;
     fails unless it exits 0 after moving the lost node's tasks to the head."""
     log = cluster.folder / "driver.log"
     with log.open("wb") as sink:
@@ -66,15 +64,14 @@ def run_batch_killing_worker(cluster: Cluster, arguments: list[str], destination
             assert driver.poll() is None, log.read_text(errors="replace")[-3000:]
             assert time.monotonic() < deadline, "the job made too little progress"
             time.sleep(0.05)
-        raylet = cluster.raylet("worker")
-        os.kill(raylet, signal.SIGKILL)
+        lost = cluster.lose_node("worker")
         try:
             driver.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             pytest.fail("the job did not finish after the node was lost:\n"
                         + log.read_text(errors="replace")[-3000:])
     output = log.read_text(errors="replace")
-    assert not running(str(raylet))
+    assert not any(running(str(pid)) for pid in lost)
     assert driver.returncode == 0, output[-3000:]
     moved = re.search(r"(\d+) task\(s\) moved from lost workers", output)
     assert moved and int(moved[1]) >= 1, output[-3000:]
