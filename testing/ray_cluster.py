@@ -149,33 +149,38 @@ class Cluster:
                                  + output.decode(errors="replace")[-2000:]) from None
         assert done.returncode == 0, output.decode(errors="replace")[-2000:]
 
+    def _kill_until_gone(self, role: str | None, seconds: float) -> set[int]:
+        """SIGKILL this cluster's processes (of ``role``, or all) again and again until none is
+        left (a raylet may start one meanwhile) or ``seconds`` pass; returns the PIDs killed."""
+        killed: set[int] = set()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            left = [pid for pid, (r, _) in with_marker(self.token).items()
+                    if role is None or r == role]
+            if not left:
+                break
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            killed.update(left)
+            time.sleep(0.05)
+        return killed
+
     def lose_node(self, role: str) -> list[int]:
         """SIGKILL every process of a node at once (its raylet, agents and the workers running
         its actors), as when its machine is lost; returns their PIDs. Killing the raylet alone
         lets an actor already running a task finish it and answer the driver directly."""
-        node = {pid: command for pid, (r, command) in with_marker(self.token).items() if r == role}
-        assert any(Path(command).name == "raylet" for command in node.values()), node
-        killed: set[int] = set()
-        deadline = time.monotonic() + 10
-        while node:  # again until none is left: a raylet may have started one meanwhile
-            assert time.monotonic() < deadline, f"{role} node's processes survive: {node}"
-            for pid in node:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            killed.update(node)
-            time.sleep(0.05)
-            node = {pid: c for pid, (r, c) in with_marker(self.token).items() if r == role}
+        assert any(r == role and Path(command).name == "raylet"
+                   for r, command in with_marker(self.token).values())
+        killed = self._kill_until_gone(role, 10)
+        assert not any(r == role for r, _ in with_marker(self.token).values()), \
+            f"{role} node's processes survive"
         return sorted(killed)
 
     def stop(self) -> None:
         """SIGKILL every process with this cluster's marker (Ray's daemons, workers and
         agents, the driver) and every process group it started; wait until they are gone."""
-        deadline = time.monotonic() + 20
-        while (left := with_marker(self.token)) and time.monotonic() < deadline:
-            for pid in left:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.1)
+        self._kill_until_gone(None, 20)
         for process in self.started:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
