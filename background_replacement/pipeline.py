@@ -6,6 +6,7 @@ differs (the matting service asks the segmentation service for it over HTTP).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from background_replacement.hints import Hint, merge_hint
 from background_replacement.images import Photo
 from background_replacement.matters import Matte, Matter
 from background_replacement.params import DEFAULT_PARAMS, TrimapParams
-from background_replacement.people import EVERYONE, People, PeopleChoice
+from background_replacement.people import EVERYONE, MASK_THRESHOLD, People, PeopleChoice
 from background_replacement.segmenters import PersonSegmenter
 from background_replacement.timing import StageTimer
 from background_replacement.trimap import BACKGROUND, FOREGROUND, UNKNOWN, make_trimap
@@ -31,6 +32,9 @@ SEGMENT_MAX_SIDE = 4096
 # ... and no side more than this many times the other (torchvision's detection transform rounds
 # the short side of a thinner picture down to nothing).
 SEGMENT_MAX_ASPECT = 8
+# People at least this many pixels tall get the trimap parameters' band as it is (portraits, about
+# 800 px, on which the parameters were chosen); smaller people a narrower one (``band_scale``).
+BAND_REFERENCE_HEIGHT = 800
 
 
 class NoPersonFound(ValueError):
@@ -144,14 +148,51 @@ def trimap_of_people(found: People, kept: tuple[int, ...], probability: np.ndarr
     kept person's unknown band (where theirs is the likelier and at least ``bg_threshold``).
     """
     if len(kept) == len(found):
-        return probability, trimap_for(probability, params)
+        return probability, banded_trimap(probability, found.masks, params)
     kept_probability = (found.masks[list(kept)].max(axis=0) if kept
                         else np.zeros(found.shape, np.float32))
-    trimap = trimap_for(kept_probability, params)
+    trimap = banded_trimap(kept_probability, found.masks[list(kept)], params)
     dropped = found.masks[[i for i in range(len(found)) if i not in kept]].max(axis=0)
     theirs = (dropped > kept_probability) & (dropped >= params.bg_threshold)
     trimap[theirs & (trimap == UNKNOWN)] = BACKGROUND
     return kept_probability, trimap
+
+
+def band_scale(mask: np.ndarray) -> float:
+    """How wide a person's unknown band is, as a share of the trimap parameters' band: 1 for
+    people at least ``BAND_REFERENCE_HEIGHT`` pixels tall, narrower in proportion for smaller
+    ones (a fixed band would erode a far person's arms and legs away)."""
+    rows = np.flatnonzero((mask >= MASK_THRESHOLD).any(axis=1))
+    height = rows[-1] - rows[0] + 1 if rows.size else 0
+    return min(1.0, height / BAND_REFERENCE_HEIGHT)
+
+
+def scaled_band(params: TrimapParams, scale: float) -> TrimapParams:
+    """``params`` with the erosion and dilation iterations scaled by ``scale`` (each at least
+    one where it was at least one)."""
+    def scaled(iterations: int) -> int:
+        return max(1, round(iterations * scale)) if iterations else 0
+
+    return dataclasses.replace(params, erode_iterations=scaled(params.erode_iterations),
+                               dilate_iterations=scaled(params.dilate_iterations))
+
+
+def banded_trimap(probability: np.ndarray, masks: np.ndarray,
+                  params: TrimapParams = DEFAULT_PARAMS) -> np.ndarray:
+    """``trimap_for`` with each person's band scaled to their size (``band_scale``).
+    ``masks``: float32 N×H×W, each person's share of ``probability`` (their pixelwise maximum
+    is ``probability`` where anyone is). People of one band width share one trimap; the
+    trimaps of different widths are merged by their maximum (foreground over unknown over
+    background)."""
+    bands = [scaled_band(params, band_scale(mask)) for mask in masks]
+    widths = set(bands)
+    if len(widths) <= 1:
+        return trimap_for(probability, bands[0] if bands else params)
+    trimap = np.zeros(probability.shape, np.uint8)
+    for width in widths:
+        part = masks[[i for i, band in enumerate(bands) if band == width]].max(axis=0)
+        np.maximum(trimap, trimap_for(part, width), out=trimap)
+    return trimap
 
 
 def trimap_for(probability: np.ndarray, params: TrimapParams = DEFAULT_PARAMS) -> np.ndarray:

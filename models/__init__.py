@@ -64,6 +64,31 @@ FBA = WeightsFile(
 CATALOG: dict[str, WeightsFile] = {w.key: w for w in (MASKRCNN_COCO, FBA)}
 
 
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model file that ships inside an installed package (pip installs it with the project):
+    where it lies in the package, its SHA-256 and its licence."""
+
+    package: str
+    version: str
+    path: str  # inside the package
+    sha256: str
+    licence: str
+
+    @property
+    def install_command(self) -> str:
+        """The command that installs the package that holds this model."""
+        return f"pip install {self.package}=={self.version}"
+
+
+POSE_DETECTOR = PackagedModel(
+    "mediapipe", "0.10.21", "modules/pose_detection/pose_detection.tflite",
+    "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c", "Apache-2.0")
+POSE_LANDMARKS = PackagedModel(
+    "mediapipe", "0.10.21", "modules/pose_landmark/pose_landmark_full.tflite",
+    "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f", "Apache-2.0")
+
+
 def candidate_paths(weights: WeightsFile, configured: str = "") -> list[Path]:
     """Where to look for ``weights``: the configured path alone if set, else models/ then
     the torch hub cache (``torch.hub.get_dir()/checkpoints``)."""

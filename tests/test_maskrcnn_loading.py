@@ -88,8 +88,8 @@ def test_auto_falls_back_to_the_embedded_model_and_says_so(tmp_path, caplog):
     settings = Settings.load({"segmenter": "auto",
                               "maskrcnn_weights": str(tmp_path / "absent.pth")})
     segmenter = load_segmenter(settings)
-    assert segmenter.name == "selfie"
-    assert "maskrcnn unavailable" in caplog.text and "trying selfie" in caplog.text
+    assert segmenter.name == "pose"
+    assert "maskrcnn unavailable" in caplog.text and "trying pose" in caplog.text
 
 
 def test_people_only_path_equals_torchvisions_forward(random_weights):

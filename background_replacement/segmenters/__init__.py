@@ -1,4 +1,5 @@
-"""Person segmenters behind one interface, chosen by name (``SEGMENTER=auto|maskrcnn|selfie``)."""
+"""Person segmenters behind one interface, chosen by name
+(``SEGMENTER=auto|maskrcnn|pose|selfie``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ __all__ = ["SEGMENTERS", "SEGMENTER_NAMES", "PersonSegmentation", "PersonSegment
 # The one list of segmenter backends, in the order SEGMENTER=auto tries them.
 SEGMENTERS = Registry("segmenter", {
     "maskrcnn": "background_replacement.segmenters.maskrcnn:MaskRCNNSegmenter",
+    "pose": "background_replacement.segmenters.pose:PoseSegmenter",
     "selfie": "background_replacement.segmenters.selfie:SelfieSegmenter",
 }, SegmenterUnavailable)
 SEGMENTER_NAMES = SEGMENTERS.names
@@ -27,6 +29,7 @@ SEGMENTER_NAMES = SEGMENTERS.names
 
 def load_segmenter(settings: Settings) -> PersonSegmenter:
     """The segmenter ``settings.segmenter`` asks for. ``auto``: Mask R-CNN when its weights load,
-    else the embedded selfie model, logging why. An explicit choice that cannot load raises
-    ``SegmenterUnavailable`` with the fix in its message."""
+    else the embedded pose model (people anywhere), else the selfie model, logging why. An
+    explicit choice that cannot load raises ``SegmenterUnavailable`` with the fix in its
+    message."""
     return SEGMENTERS.load(settings.segmenter, settings)

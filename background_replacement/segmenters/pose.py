@@ -1,0 +1,216 @@
+"""People anywhere in the photo: BlazePose finds each person (on the whole photo and on tiles of
+it, so that small and far people are found too), its landmark model masks each one in a crop
+around them, and MediaPipe's selfie segmentation refines the people who fill the frame.
+
+All three models ship inside the mediapipe wheel. Each person found is one instance with their
+own mask, also where people touch or overlap.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from background_replacement.people import MASK_THRESHOLD
+from background_replacement.segmenters import SEGMENTERS
+from background_replacement.segmenters.base import PersonSegmentation
+from background_replacement.segmenters.pose_graphs import Detection, PoseGraphs
+from background_replacement.segmenters.selfie import SelfieSegmenter, nearest_region
+
+# Tiles for the detector, which needs a person taller than about a third of its picture: each
+# tile's side as a share of the photo's shorter side, and how much neighbours overlap.
+TILE_FRACTIONS = (0.6,)
+TILE_OVERLAP = 0.25
+MIN_TILE_SIDE = 192  # no tiles smaller than this many pixels (the detector sees 224)
+# Two detections are one person when their hips lie within this share of the smaller reach
+# and their reaches differ by less than this factor.
+SAME_PERSON_DISTANCE = 0.5
+SAME_PERSON_REACH = 1.6
+# Two bodies are one person when their shoulders and hips are this close (``same_body``).
+SAME_BODY = 0.3
+MIN_PERSON_PIXELS = 64
+# People shorter than this share of the tallest person are the scene behind the subjects (an
+# audience, passers-by far away), not people the photo is of.
+SUBJECT_SHARE = 0.4
+# The selfie model's share of a person's probability grows with the share of the photo the
+# person covers: none up to SELFIE_FROM, all from SELFIE_FROM + SELFIE_RAMP (close-up
+# portraits, where the selfie model's edges are the finer ones).
+SELFIE_FROM = 0.25
+SELFIE_RAMP = 0.3
+# The landmark model's masks are soft over the whole body; this contrast around 0.5 gives the
+# trimap a foreground core (chosen on davis-people and fullbody-dev: +0.002 mean IoU each).
+MASK_CONTRAST = 2.0
+
+
+def tiles(height: int, width: int, fraction: float,
+          overlap: float = TILE_OVERLAP) -> list[tuple[int, int, int]]:
+    """Square tiles (x, y, side in pixels) covering a height×width picture, each ``fraction``
+    of its shorter side, neighbours overlapping by ``overlap`` of a side; none when they would
+    be smaller than ``MIN_TILE_SIDE``."""
+    side = round(min(height, width) * fraction)
+    if side < MIN_TILE_SIDE or side >= min(height, width):
+        return []
+    step = side * (1 - overlap)
+
+    def starts(length: int) -> list[int]:
+        count = math.ceil((length - side) / step) + 1
+        return [round(v) for v in np.linspace(0, length - side, count)]
+
+    return [(x, y, side) for y in starts(height) for x in starts(width)]
+
+
+def same_person(a: Detection, b: Detection) -> bool:
+    """Whether two detections (of one photo) find the same body."""
+    small, large = sorted((a.reach, b.reach))
+    distance = math.dist(a.hips, b.hips)
+    return distance < SAME_PERSON_DISTANCE * small and large < SAME_PERSON_REACH * small
+
+
+def distinct(detections: list[Detection]) -> list[Detection]:
+    """The detections with each body once: the best-scored of each group of ``same_person``."""
+    kept: list[Detection] = []
+    for detection in sorted(detections, key=lambda d: -d.score):
+        if not any(same_person(detection, other) for other in kept):
+            kept.append(detection)
+    return kept
+
+
+# BlazePose's landmarks joined into a skeleton (shoulders, arms, torso, legs, nose to neck).
+SKELETON = ((11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24),
+            (23, 25), (25, 27), (24, 26), (26, 28), (0, 11), (0, 12))
+TORSO = (11, 12, 23, 24)  # shoulders and hips
+HEAD_AND_SHOULDERS = (0, 11, 12)
+
+
+@dataclass(frozen=True)
+class Body:
+    """One person: the landmark model's ``mask`` (float32 H×W), ``landmarks`` (float32 33×3:
+    x, y pixels, visibility) and the detector's ``score``."""
+
+    mask: np.ndarray
+    landmarks: np.ndarray
+    score: float
+
+    @property
+    def torso(self) -> np.ndarray:
+        """float32 4×2: the shoulders and hips, pixels."""
+        return self.landmarks[list(TORSO), :2]
+
+    @property
+    def height(self) -> int:
+        """Rows from the top to the bottom of the mask (≥ ``MASK_THRESHOLD``)."""
+        return mask_height(self.mask)
+
+
+def person_score(detected: float, landmarks: np.ndarray) -> float:
+    """A person's score: the detector's, or the landmark model's confidence that the head and
+    shoulders are in view (the mean visibility of nose and shoulders) where that is higher; the
+    detector alone often scores a second face of a close-up group below 0.6."""
+    return max(detected, float(landmarks[list(HEAD_AND_SHOULDERS), 2].mean()))
+
+
+def mask_height(mask: np.ndarray) -> int:
+    """Rows from the top to the bottom of a mask (≥ ``MASK_THRESHOLD``)."""
+    rows = np.flatnonzero((mask >= MASK_THRESHOLD).any(axis=1))
+    return int(rows[-1] - rows[0] + 1) if rows.size else 0
+
+
+def same_body(a: Body, b: Body) -> bool:
+    """Whether two bodies are one person: their shoulders and hips lie within a third of the
+    smaller torso's size of each other."""
+    size = min(float(np.ptp(body.torso, axis=0).max()) for body in (a, b))
+    return float(np.linalg.norm(a.torso - b.torso, axis=1).mean()) < SAME_BODY * max(size, 1.0)
+
+
+def skeleton_labels(bodies: list[Body], shape: tuple[int, int]) -> np.ndarray:
+    """int32 H×W: 1 + i along body i's skeleton, 0 elsewhere (later bodies drawn over)."""
+    labels = np.zeros(shape, np.int32)
+    for index, body in enumerate(bodies):
+        points = np.round(body.landmarks[:, :2]).astype(np.int64)
+        points = np.clip(points, -(1 << 20), 1 << 20)
+        for start, end in SKELETON:
+            cv2.line(labels, tuple(map(int, points[start])), tuple(map(int, points[end])),
+                     index + 1, thickness=3)
+    return labels
+
+
+def selfie_share(person: np.ndarray) -> float:
+    """How much of a person's probability the selfie model gives: 0 for people covering up to
+    ``SELFIE_FROM`` of the photo, rising to 1 at ``SELFIE_FROM + SELFIE_RAMP``."""
+    covered = np.count_nonzero(person >= MASK_THRESHOLD) / person.size
+    return float(np.clip((covered - SELFIE_FROM) / SELFIE_RAMP, 0.0, 1.0))
+
+
+def fuse(selfie: np.ndarray, bodies: list[Body]) -> tuple[np.ndarray, np.ndarray]:
+    """The photo's person probability (float32 H×W) and each person's own map (float32 N×H×W)
+    from the selfie model's probability and the bodies found.
+
+    Each body's probability blends the selfie model's in by ``selfie_share``; the photo's is
+    their pixelwise maximum. Every pixel belongs to the body whose skeleton is nearest, so that
+    people who touch, whose masks overlap, stay apart.
+    """
+    masks = np.clip((np.stack([b.mask for b in bodies]) - 0.5) * MASK_CONTRAST + 0.5, 0.0, 1.0)
+    blended = np.stack([(1 - s) * mask + s * selfie
+                        for mask, s in ((m, selfie_share(m)) for m in masks)])
+    probability = np.clip(blended.max(axis=0), 0.0, 1.0).astype(np.float32)
+    labels = skeleton_labels(bodies, probability.shape)
+    owner = nearest_region(labels) if labels.any() else np.ones(labels.shape, np.int32)
+    split = np.stack([np.where(owner == index + 1, probability, 0.0)
+                      for index in range(len(bodies))]).astype(np.float32)
+    return probability, split
+
+
+class PoseSegmenter:
+    """BlazePose detection on the photo and its tiles, one landmark-model mask per person,
+    blended with the selfie segmentation for people who fill the frame. No per-request state;
+    each MediaPipe graph is used under its lock."""
+
+    name = SEGMENTERS.name_of(__name__)
+
+    def __init__(self, tile_fractions: tuple[float, ...] = TILE_FRACTIONS) -> None:
+        self._graphs = PoseGraphs()
+        self._selfie = SelfieSegmenter()
+        self._tile_fractions = tile_fractions
+
+    @classmethod
+    def from_settings(cls, settings) -> PoseSegmenter:
+        """The models inside the mediapipe wheel; MediaPipe chooses its own CPU threads."""
+        return cls()
+
+    def detect(self, image_rgb: np.ndarray) -> list[Detection]:
+        """Every body found on the whole photo or on one of its tiles, each once."""
+        found = self._graphs.detect(image_rgb)
+        height, width = image_rgb.shape[:2]
+        for fraction in self._tile_fractions:
+            for x, y, side in tiles(height, width, fraction):
+                tile = image_rgb[y:y + side, x:x + side]
+                found += [d.moved(x, y) for d in self._graphs.detect(tile)]
+        return distinct(found)
+
+    def bodies(self, image_rgb: np.ndarray, score_threshold: float) -> list[Body]:
+        """The people the photo is of, best-scored first, each once: every body found except
+        those much smaller than the tallest (``SUBJECT_SHARE``)."""
+        bodies: list[Body] = []
+        for detection in self.detect(image_rgb):
+            found = self._graphs.person(image_rgb, detection)
+            if found is None or np.count_nonzero(found[0] >= MASK_THRESHOLD) < MIN_PERSON_PIXELS:
+                continue
+            body = Body(found[0], found[1], person_score(detection.score, found[1]))
+            if body.score >= score_threshold and not any(same_body(body, other)
+                                                         for other in bodies):
+                bodies.append(body)
+        tallest = max((body.height for body in bodies), default=0)
+        return [body for body in bodies if body.height >= SUBJECT_SHARE * tallest]
+
+    def segment(self, image_rgb: np.ndarray, *, score_threshold: float) -> PersonSegmentation:
+        """Person probability (float32 H×W) and one mask per person found; the selfie model's
+        answer alone when the detector finds nobody."""
+        selfie = self._selfie.segment(image_rgb, score_threshold=score_threshold)
+        bodies = self.bodies(image_rgb, score_threshold)
+        if not bodies:
+            return selfie
+        probability, split = fuse(selfie.probability, bodies)
+        return PersonSegmentation(probability, tuple(b.score for b in bodies), lambda: split)
