@@ -83,23 +83,43 @@ TWO_PEOPLE = ("00008", "00011")
 PORTRAIT_SIZE, PEOPLE_GAP = (300, 400), 80
 
 
-@pytest.fixture(scope="session")
-def two_people_png() -> bytes:
-    """The PNG of the two-people photo; skips when ../shared/data is absent."""
+def people_side_by_side(gap: int) -> bytes:
+    """The PNG of the two portraits of ``TWO_PEOPLE`` side by side, ``gap`` grey pixels apart;
+    skips when ../shared/data is absent."""
     import io
 
     from PIL import Image
 
     width, height = PORTRAIT_SIZE
-    canvas = Image.new("RGB", (2 * width + PEOPLE_GAP, height), (128, 128, 128))
+    canvas = Image.new("RGB", (2 * width + gap, height), (128, 128, 128))
     for place, name in enumerate(TWO_PEOPLE):
         path = shared_data("portraits-dev", "images", f"{name}.jpg")
         with Image.open(path) as portrait:
             canvas.paste(portrait.convert("RGB").resize(PORTRAIT_SIZE, Image.LANCZOS),
-                         (place * (width + PEOPLE_GAP), 0))
+                         (place * (width + gap), 0))
     buffer = io.BytesIO()
     canvas.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def two_people_png() -> bytes:
+    """The PNG of the two-people photo (a gap between them)."""
+    return people_side_by_side(PEOPLE_GAP)
+
+
+@pytest.fixture(scope="session")
+def touching_people_png() -> bytes:
+    """The same two portraits touching, no gap: one region for the selfie model (600×400)."""
+    return people_side_by_side(0)
+
+
+@pytest.fixture(scope="session")
+def pose_matting_service(start_session_service):
+    """Both services with the pose segmenter (people anywhere) and closed-form matting."""
+    segmentation = start_session_service("segmentation_api", {"SEGMENTER": "pose"})
+    return start_session_service("matting_api", {"MATTER": "closed-form",
+                                                 "SEGMENTATION_URL": segmentation.url})
 
 
 @pytest.fixture(scope="module")

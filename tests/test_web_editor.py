@@ -57,11 +57,12 @@ def open_photo(web: WebPage, png: bytes, background: str = "transparent") -> Non
     web.expect(web.page.locator("#tools")).to_be_enabled()
 
 
-def on_screen(web: WebPage, x: float, y: float) -> tuple[float, float]:
-    """A pixel of the photo → the page's coordinates, wherever zoom and pan put it."""
+def on_screen(web: WebPage, x: float, y: float,
+              size: tuple[int, int] = PHOTO_SIZE) -> tuple[float, float]:
+    """A pixel of a photo of ``size`` → the page's coordinates, wherever zoom and pan put it."""
     box = web.page.locator("#layers").bounding_box()
-    return (box["x"] + (x + 0.5) * box["width"] / PHOTO_SIZE[0],
-            box["y"] + (y + 0.5) * box["height"] / PHOTO_SIZE[1])
+    return (box["x"] + (x + 0.5) * box["width"] / size[0],
+            box["y"] + (y + 0.5) * box["height"] / size[1])
 
 
 def redone(web: WebPage, action) -> None:
@@ -83,9 +84,9 @@ def paint(web: WebPage, tool: str, start: tuple[int, int], end: tuple[int, int])
     mouse.up()
 
 
-def alpha_of(png: bytes) -> np.ndarray:
+def alpha_of(png: bytes, size: tuple[int, int] = PHOTO_SIZE) -> np.ndarray:
     with Image.open(io.BytesIO(png)) as image:
-        assert image.mode == "RGBA" and image.size == PHOTO_SIZE
+        assert image.mode == "RGBA" and image.size == size
         return np.asarray(image)[..., 3]
 
 

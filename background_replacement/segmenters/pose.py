@@ -78,9 +78,11 @@ def distinct(detections: list[Detection]) -> list[Detection]:
     return kept
 
 
-# BlazePose's landmarks joined into a skeleton (shoulders, arms, torso, legs, nose to neck).
-SKELETON = ((11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24),
-            (23, 25), (25, 27), (24, 26), (26, 28), (0, 11), (0, 12))
+# BlazePose's landmarks joined into a skeleton that splits people who touch: nose to shoulders,
+# torso, legs. Not the arms: a wrist the model puts on a neighbour's chest would hand that
+# chest to the wrong person (seen on two portraits side by side), and an arm is near its torso.
+SKELETON = ((0, 11), (0, 12), (11, 12), (11, 23), (12, 24), (23, 24), (23, 25), (25, 27),
+            (24, 26), (26, 28))
 TORSO = (11, 12, 23, 24)  # shoulders and hips
 HEAD_AND_SHOULDERS = (0, 11, 12)
 
