@@ -29,8 +29,10 @@ MIN_TILE_SIDE = 192  # no tiles smaller than this many pixels (the detector sees
 # and their reaches differ by less than this factor.
 SAME_PERSON_DISTANCE = 0.5
 SAME_PERSON_REACH = 1.6
-# Two bodies are one person when their shoulders and hips are this close (``same_body``).
+# Two bodies are one person when their shoulders and hips, or their noses, are this close
+# (``same_body``).
 SAME_BODY = 0.3
+SAME_HEAD = 0.6
 MIN_PERSON_PIXELS = 64
 # People shorter than this share of the tallest person are the scene behind the subjects (an
 # audience, passers-by far away), not people the photo is of.
@@ -85,6 +87,7 @@ SKELETON = ((0, 11), (0, 12), (11, 12), (11, 23), (12, 24), (23, 24), (23, 25), 
             (24, 26), (26, 28))
 TORSO = (11, 12, 23, 24)  # shoulders and hips
 HEAD_AND_SHOULDERS = (0, 11, 12)
+NOSE, EARS = 0, (7, 8)
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,14 @@ def mask_height(mask: np.ndarray) -> int:
 
 
 def same_body(a: Body, b: Body) -> bool:
-    """Whether two bodies are one person: their shoulders and hips lie within a third of the
-    smaller torso's size of each other."""
+    """Whether two bodies are one person: their noses lie within ``SAME_HEAD`` of the larger
+    head's width (ear to ear), or their shoulders and hips within ``SAME_BODY`` of the smaller
+    torso's size. The head decides for close-ups, whose hips are out of frame and guessed
+    differently from each crop; the torso for people seen from behind."""
+    head = max(float(np.linalg.norm(body.landmarks[EARS[0], :2] - body.landmarks[EARS[1], :2]))
+               for body in (a, b))
+    if float(np.linalg.norm(a.landmarks[NOSE, :2] - b.landmarks[NOSE, :2])) < SAME_HEAD * head:
+        return True
     size = min(float(np.ptp(body.torso, axis=0).max()) for body in (a, b))
     return float(np.linalg.norm(a.torso - b.torso, axis=1).mean()) < SAME_BODY * max(size, 1.0)
 
