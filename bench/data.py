@@ -19,12 +19,15 @@ HAZE_INSIDE = 230 / 255  # alpha below this, surely inside: the person partly se
 
 
 def portraits(folder: Path = PORTRAITS) -> Iterator[tuple[str, Path, np.ndarray]]:
-    """(id, image path, boolean person mask H×W) for every portrait with a mask."""
+    """(id, image path, boolean person mask H×W) for every photo with a mask: ``images/*.jpg``
+    beside ``masks/*.png``, in ``folder`` or in its subfolders (davis-people's sequences), in
+    path order; the id is the photo's path under ``folder`` without ``images/`` and suffix."""
     if not folder.is_dir():
         raise SystemExit(f"{folder} is missing: the evaluation data lives beside the project")
-    for image_path in sorted((folder / "images").glob("*.jpg")):
-        mask = np.asarray(Image.open(folder / "masks" / f"{image_path.stem}.png").convert("L"))
-        yield image_path.stem, image_path, mask > 127
+    for image_path in sorted(folder.glob("**/images/*.jpg")):
+        place = image_path.parent.parent
+        mask = np.asarray(Image.open(place / "masks" / f"{image_path.stem}.png").convert("L"))
+        yield (place / image_path.stem).relative_to(folder).as_posix(), image_path, mask > 127
 
 
 def iou(predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -69,12 +72,16 @@ def sure_regions(truth: np.ndarray, margin: int = HAZE_MARGIN) -> tuple[np.ndarr
 
 
 def alpha_scores(alpha: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """IoU and boundary F of ``alpha ≥ 0.5`` against a binary mask, and the haze counts: pixels
+    """IoU and boundary F of ``alpha ≥ 0.5`` against a binary mask, the share of the mask's
+    pixels it finds (``found``: recall), and the haze counts: pixels
     surely outside with alpha above ``HAZE_OUTSIDE``, surely inside with alpha below
     ``HAZE_INSIDE``, and how many pixels each region has (haze shares pool these counts)."""
     predicted = alpha >= 0.5
     outside, inside = sure_regions(truth)
+    people = np.count_nonzero(truth)
+    found = 1.0 if people == 0 else np.count_nonzero(predicted & truth) / people
     return {"iou": iou(predicted, truth), "boundary_f": boundary_f_score(predicted, truth),
+            "found": found,
             "outside_hazy": int(np.count_nonzero(outside & (alpha > HAZE_OUTSIDE))),
             "outside": int(np.count_nonzero(outside)),
             "inside_hazy": int(np.count_nonzero(inside & (alpha < HAZE_INSIDE))),
@@ -82,9 +89,31 @@ def alpha_scores(alpha: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 
 def summary(scores: list[dict[str, float]]) -> dict[str, float]:
-    """Mean IoU and boundary F over images; haze as the share of all sure pixels of the set."""
+    """Mean IoU, boundary F and person pixels found over images; haze as the share of all sure
+    pixels of the set."""
     total = {key: sum(s[key] for s in scores) for key in scores[0]}
     return {"images": len(scores), "mean_iou": total["iou"] / len(scores),
             "boundary_f": total["boundary_f"] / len(scores),
+            "person_found": total["found"] / len(scores),
             "exterior_haze": total["outside_hazy"] / max(1, total["outside"]),
             "interior_haze": total["inside_hazy"] / max(1, total["inside"])}
+
+
+def instance_scores(predicted: np.ndarray, truth: np.ndarray) -> dict[str, int]:
+    """How many true people (labels > 0 of ``truth``, one per person) exactly one predicted
+    person (labels > 0 of ``predicted``, an index mask such as ``People.index_mask``) matches
+    with IoU ≥ 0.5, and how many predicted people match nobody. The true people are disjoint,
+    so one predicted person matches at most one of them (two only at IoU exactly 0.5 each)."""
+    true_count, found_count = int(truth.max(initial=0)), int(predicted.max(initial=0))
+    pairs = truth.astype(np.int64).ravel() * (found_count + 1) + predicted.ravel()
+    joint = np.bincount(pairs, minlength=(true_count + 1) * (found_count + 1)).reshape(
+        true_count + 1, found_count + 1)
+    true_area, found_area = joint.sum(axis=1)[1:, None], joint.sum(axis=0)[None, 1:]
+    overlap = joint[1:, 1:]
+    union = true_area + found_area - overlap
+    matches = overlap >= 0.5 * np.maximum(union, 1)
+    matches &= (true_area > 0) & (found_area > 0)
+    return {"people": int(np.count_nonzero(true_area)),
+            "matched": int(np.count_nonzero(matches.sum(axis=1) == 1)),
+            "unmatched_found": int(np.count_nonzero((found_area[0] > 0)
+                                                    & ~matches.any(axis=0)))}
