@@ -107,7 +107,7 @@ def project_over_http(server: str) -> tuple[Pipeline, PeopleFinder, str]:
 
     def run(jpeg: bytes, _: np.ndarray) -> np.ndarray:
         response = session.post(f"{server}/matte", files={"image": jpeg},
-                                data={"output": "alpha"}, timeout=300)
+                                data={"output": "alpha", "if_no_person": "empty"}, timeout=300)
         response.raise_for_status()
         return np.asarray(Image.open(io.BytesIO(response.content)), np.float32) / 255.0
 
