@@ -8,7 +8,8 @@ of the mask's pixels with alpha ≥ 0.5, averaged over images), exterior haze (s
 more than 10 px outside the person with alpha > 25/255), interior haze (more than 10 px inside
 with alpha < 230/255) and seconds per image; for the project also how many true people exactly
 one of its people matches with IoU ≥ 0.5 (its index mask, as /people answers it; one true person
-per photo outside the groups) and the share of images where every person is matched so. It
+per photo outside the groups), the share of images where every person is matched so, and how
+many of its people match nobody (extra: a person split in two, or someone unlabelled). It
 writes a JSON and a PNG sheet of the 12 photos where the project's IoU is lowest (photo, true
 mask edge in red, alpha).
 
@@ -243,16 +244,18 @@ def evaluate(sets: list[str], limit: int, reference_limit: int, pipelines: dict[
 
 
 def print_table(results: dict, description: str) -> None:
-    """One line per set and pipeline; instance columns for the project's rows."""
+    """One line per set and pipeline; instance columns for the project's rows (extra: its
+    people who match no true person)."""
     print(f"project: {description}; alpha ≥ 0.5 against the masks")
     print(f"{'set':8} {'pipeline':18} {'images':>6} {'mean IoU':>9} {'bound. F':>9} "
           f"{'found':>7} {'ext. haze':>10} {'int. haze':>10} {'s/image':>8} {'people':>6} "
-          f"{'own inst':>8} {'all own':>8}")
+          f"{'own inst':>8} {'all own':>8} {'extra':>5}")
     for set_name, by_pipeline in results.items():
         for name, r in by_pipeline.items():
             took = "cached" if r["seconds_per_image"] is None else f"{r['seconds_per_image']:.2f}"
             instances = (f"{r['people']:6d} {r['instances_found']:8.1%} "
-                         f"{r['images_all_found']:8.1%}" if "people" in r else "")
+                         f"{r['images_all_found']:8.1%} {r['unmatched_found']:5d}"
+                         if "people" in r else "")
             print(f"{set_name:8} {name:18} {r['images']:6d} {r['mean_iou']:9.4f} "
                   f"{r['boundary_f']:9.4f} {r['person_found']:7.1%} {r['exterior_haze']:10.3%} "
                   f"{r['interior_haze']:10.3%} {took:>8} {instances}".rstrip())
