@@ -13,6 +13,7 @@ from background_replacement.segmenters.pose import (
     Body,
     distinct,
     fuse,
+    merged,
     same_body,
     tiles,
 )
@@ -133,3 +134,13 @@ def test_a_missing_or_changed_pose_model_names_the_install_command(tmp_path):
         path.write_bytes(b"not the model")
     with pytest.raises(SegmenterUnavailable, match="not the recorded"):
         check_models(tmp_path)
+
+
+def test_a_body_found_again_from_its_face_alone_keeps_the_whole_mask():
+    whole = _body(300)
+    face = Body(np.zeros_like(whole.mask), whole.landmarks + np.float32([4.0, 3.0, 0.0]), 0.99)
+    face.mask[20:60, 280:320] = 1.0
+    kept = merged(merged([], face), whole)
+    assert len(kept) == 1 and kept[0].score == 0.99
+    assert np.array_equal(kept[0].mask, whole.mask), "the face's crop does not shrink them"
+    assert len(merged(kept, _body(450))) == 2

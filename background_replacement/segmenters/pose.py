@@ -136,6 +136,16 @@ def same_body(a: Body, b: Body) -> bool:
     return float(np.linalg.norm(a.torso - b.torso, axis=1).mean()) < SAME_BODY * max(size, 1.0)
 
 
+def merged(bodies: list[Body], body: Body) -> list[Body]:
+    """``bodies`` with ``body`` added, or, where it is one of them found again, with that one's
+    mask grown to both masks' maximum (a crop of the face alone gives a mask of the face)."""
+    for index, other in enumerate(bodies):
+        if same_body(body, other):
+            grown = Body(np.maximum(other.mask, body.mask), other.landmarks, other.score)
+            return [*bodies[:index], grown, *bodies[index + 1:]]
+    return [*bodies, body]
+
+
 def skeleton_labels(bodies: list[Body], shape: tuple[int, int]) -> np.ndarray:
     """int32 H×W: 1 + i along body i's skeleton, 0 elsewhere (later bodies drawn over)."""
     labels = np.zeros(shape, np.int32)
@@ -210,9 +220,8 @@ class PoseSegmenter:
             if found is None or np.count_nonzero(found[0] >= MASK_THRESHOLD) < MIN_PERSON_PIXELS:
                 continue
             body = Body(found[0], found[1], person_score(detection.score, found[1]))
-            if body.score >= score_threshold and not any(same_body(body, other)
-                                                         for other in bodies):
-                bodies.append(body)
+            if body.score >= score_threshold:
+                bodies = merged(bodies, body)
         tallest = max((body.height for body in bodies), default=0)
         return [body for body in bodies if body.height >= SUBJECT_SHARE * tallest]
 
