@@ -4,7 +4,7 @@ request after that compares with the median one.
 Both services run as README's production commands (gunicorn with each one's config), for each
 backend set:
 
-- embedded: MediaPipe selfie + closed-form; the requests are /matte with the whole chain.
+- embedded: the pose segmenter + closed-form; the requests are /matte with the whole chain.
 - design: Mask R-CNN + FBA (the real weights when both files are present, random weights
   otherwise, see bench.pipeline.design_weights). Random weights find nobody, so the segmentation
   service is timed on /trimap and the matting service on /matte with the embedded set's trimap
@@ -65,7 +65,7 @@ def first_and_median(url: str, files: dict, data: dict, repeats: int) -> dict[st
 def embedded(size: tuple[int, int], repeats: int) -> tuple[dict, np.ndarray]:
     """The embedded set; also returns the trimap of the photo for the design set."""
     jpeg, _ = photo(*size)
-    segmentation = Service("segmentation_api", {"SEGMENTER": "selfie"}, server=SERVER)
+    segmentation = Service("segmentation_api", {"SEGMENTER": "pose"}, server=SERVER)
     matting = Service("matting_api", {"MATTER": "closed-form"}, server=SERVER)
     try:
         ready = {"segmentation": start_timed(segmentation)}

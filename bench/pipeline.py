@@ -5,7 +5,8 @@ configs) for each backend set and sends a real photo (examples/astronaut.png, sc
 each size and sent as a JPEG, as a camera would) to ``/matte``. Prints a table and writes
 everything as JSON.
 
-- embedded: MediaPipe selfie + closed-form matting, the whole chain in one request.
+- embedded: the pose segmenter (MediaPipe's BlazePose and selfie models) + closed-form matting,
+  the whole chain in one request.
 - design: Mask R-CNN + FBA, with the real weights when both files are present and random
   weights otherwise (the cost is the same). FBA is given the trimap the embedded segmenter
   makes for the same photo (uploaded, so it works on the region real weights would give it);
@@ -240,7 +241,7 @@ def transport(jpeg: bytes, pixels: np.ndarray, trimap: np.ndarray, repeats: int)
 
 def run_embedded(sizes, repeats: int, soak: int) -> tuple[dict, dict[str, np.ndarray]]:
     """The embedded set over HTTP; also returns the trimap of each size for the design set."""
-    segmentation = Service("segmentation_api", {"SEGMENTER": "selfie"}, server=SERVER).start()
+    segmentation = Service("segmentation_api", {"SEGMENTER": "pose"}, server=SERVER).start()
     matting = Service("matting_api", {"MATTER": "closed-form",
                                       "SEGMENTATION_URL": segmentation.url},
                       server=SERVER).start()
@@ -453,7 +454,7 @@ def main() -> None:
           f"{machine['torch_cpu_capability']}); {machine['threads']} threads, matrix product "
           f"{machine['matmul_gflops_float32']:.0f} GFLOP/s float32"
           + (f", {machine['matmul_gflops_bfloat16']:.0f} GFLOP/s bfloat16" if bf16 else ""))
-    print_table("embedded: selfie + closed-form",
+    print_table("embedded: pose + closed-form",
                 {k: v for k, v in embedded.items() if k != "memory"})
     print("memory:", json.dumps(embedded["memory"]))
     sf = report["straightforward"]

@@ -2,9 +2,9 @@
 (``--local``), beside references from the same run; alpha flicker with temporal stability on and
 off, for the frames matted at full size (as before the per-frame budget) and within it.
 
-Starts both services under gunicorn with the embedded backends (MediaPipe selfie + closed-form
-matting), as ``remove-background-services`` does, and, for a clip from ../shared/data/videos at
-its native size:
+Starts both services under gunicorn with the embedded backends (the pose segmenter, or
+``--segmenter``, and closed-form matting), as ``remove-background-services`` does, and, for a
+clip from ../shared/data/videos at its native size:
 
 1. runs ``python -m client.video CLIP out.mp4 --background BACKGROUND`` as a user would, once
    with the services and once with ``--local``, and divides the frames by the wall-clock time of
@@ -62,7 +62,7 @@ from client.video_engine import FrameResult, replace_background
 from testing.launcher import ROOT, Service
 
 VIDEOS = ROOT.parent / "shared" / "data" / "videos"
-BACKENDS = {"SEGMENTER": "selfie", "MATTER": "closed-form"}
+BACKENDS = {"SEGMENTER": "pose", "MATTER": "closed-form"}  # --segmenter replaces the first
 
 
 def flicker(alphas: list[np.ndarray], reference: list[np.ndarray]) -> float:
@@ -190,9 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--background", default="asl_walk.mkv",
                         help="a file in ../shared/data/videos to put behind")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
+    parser.add_argument("--segmenter", default=BACKENDS["SEGMENTER"],
+                        help="SEGMENTER for the services and --local")
     parser.add_argument("--reference-frames", type=int, default=5,
                         help="frames the straightforward pipeline is timed on")
     args = parser.parse_args(argv)
+    BACKENDS["SEGMENTER"] = args.segmenter
     clip, background = VIDEOS / args.clip, VIDEOS / args.background
     for path in (clip, background):
         if not path.is_file():
