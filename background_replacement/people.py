@@ -23,6 +23,13 @@ _INDICES = re.compile(r"^\d{1,4}(,\d{1,4})*$")
 _POINT = re.compile(r"^(-?\d{1,6}(?:\.\d+)?),(-?\d{1,6}(?:\.\d+)?)$")
 
 
+def mask_height(mask: np.ndarray) -> int:
+    """Rows from the top to the bottom of a person's mask (where it reaches
+    ``MASK_THRESHOLD``); 0 for an empty mask."""
+    rows = np.flatnonzero((mask >= MASK_THRESHOLD).any(axis=1))
+    return int(rows[-1] - rows[0] + 1) if rows.size else 0
+
+
 class NoSuchPerson(LookupError):
     """The choice names a person the photo does not have (an index past the last person, a
     point on nobody): well-formed, but not for this photo."""

@@ -19,7 +19,7 @@ from background_replacement.hints import Hint, merge_hint
 from background_replacement.images import Photo
 from background_replacement.matters import Matte, Matter
 from background_replacement.params import DEFAULT_PARAMS, TrimapParams
-from background_replacement.people import EVERYONE, MASK_THRESHOLD, People, PeopleChoice
+from background_replacement.people import EVERYONE, People, PeopleChoice, mask_height
 from background_replacement.segmenters import PersonSegmenter
 from background_replacement.timing import StageTimer
 from background_replacement.trimap import BACKGROUND, FOREGROUND, UNKNOWN, make_trimap
@@ -162,9 +162,7 @@ def band_scale(mask: np.ndarray) -> float:
     """How wide a person's unknown band is, as a share of the trimap parameters' band: 1 for
     people at least ``BAND_REFERENCE_HEIGHT`` pixels tall, narrower in proportion for smaller
     ones (a fixed band would erode a far person's arms and legs away)."""
-    rows = np.flatnonzero((mask >= MASK_THRESHOLD).any(axis=1))
-    height = rows[-1] - rows[0] + 1 if rows.size else 0
-    return min(1.0, height / BAND_REFERENCE_HEIGHT)
+    return min(1.0, mask_height(mask) / BAND_REFERENCE_HEIGHT)
 
 
 def scaled_band(params: TrimapParams, scale: float) -> TrimapParams:

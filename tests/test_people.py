@@ -8,7 +8,13 @@ from background_replacement.hints import Hint, merge_hint
 from background_replacement.images import Photo
 from background_replacement.params import DEFAULT_PARAMS
 from background_replacement.people import MAX_POINTS, NoSuchPerson, People, PeopleChoice
-from background_replacement.pipeline import trimap_for, trimap_of_people
+from background_replacement.pipeline import (
+    band_scale,
+    banded_trimap,
+    scaled_band,
+    trimap_for,
+    trimap_of_people,
+)
 from background_replacement.segmenters.selfie import split_people
 from background_replacement.trimap import BACKGROUND, FOREGROUND, UNKNOWN
 
@@ -91,7 +97,10 @@ def test_everyone_kept_is_the_trimap_of_the_probability(two):
     probability = two.masks.max(axis=0)
     kept_probability, trimap = trimap_of_people(two, (0, 1), probability)
     assert kept_probability is probability
-    assert np.array_equal(trimap, trimap_for(probability))
+    assert np.array_equal(trimap, banded_trimap(probability, two.masks))
+    small = scaled_band(DEFAULT_PARAMS, band_scale(two.masks[0]))
+    assert small.erode_iterations < DEFAULT_PARAMS.erode_iterations, "these people are small"
+    assert np.array_equal(trimap, trimap_for(probability, small))
 
 
 def test_a_person_left_out_is_background_also_in_the_band_of_one_kept():
@@ -99,7 +108,7 @@ def test_a_person_left_out_is_background_also_in_the_band_of_one_kept():
     near = People.of(np.stack([disc(shape, 50, 50, 30), disc(shape, 105, 50, 30)]), (0.9, 0.9))
     probability = near.masks.max(axis=0)
     _, alone = trimap_of_people(near, (0,), probability)
-    kept_only = trimap_for(near.masks[0])
+    kept_only = banded_trimap(near.masks[0], near.masks[:1])
     theirs = (near.masks[1] > near.masks[0]) & (near.masks[1] >= DEFAULT_PARAMS.bg_threshold)
     band = (kept_only == UNKNOWN) & theirs
     assert band.any(), "the discs are close enough that the band reaches the other person"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from background_replacement.people import MASK_THRESHOLD
+from background_replacement.people import MASK_THRESHOLD, mask_height
 from background_replacement.segmenters import SEGMENTERS
 from background_replacement.segmenters.base import PersonSegmentation
 from background_replacement.segmenters.pose_graphs import Detection, PoseGraphs
@@ -115,12 +115,6 @@ def person_score(detected: float, landmarks: np.ndarray) -> float:
     shoulders are in view (the mean visibility of nose and shoulders) where that is higher; the
     detector alone often scores a second face of a close-up group below 0.6."""
     return max(detected, float(landmarks[list(HEAD_AND_SHOULDERS), 2].mean()))
-
-
-def mask_height(mask: np.ndarray) -> int:
-    """Rows from the top to the bottom of a mask (≥ ``MASK_THRESHOLD``)."""
-    rows = np.flatnonzero((mask >= MASK_THRESHOLD).any(axis=1))
-    return int(rows[-1] - rows[0] + 1) if rows.size else 0
 
 
 def same_body(a: Body, b: Body) -> bool:
