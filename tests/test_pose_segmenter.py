@@ -34,15 +34,16 @@ def test_tiles_cover_the_photo_with_overlap():
 
 
 def test_one_body_found_twice_is_kept_once_and_two_bodies_twice():
-    one = detection_from_keypoints(0.9, (100.0, 200.0), (100.0, 100.0))
-    again = detection_from_keypoints(0.8, (110.0, 205.0), (110.0, 110.0))
-    other = detection_from_keypoints(0.7, (300.0, 200.0), (300.0, 100.0))
-    kept = distinct([again, other, one])
-    assert kept == [one, other]
+    one = detection_from_keypoints(0.9, (90, 80, 110, 100), (100.0, 200.0), (100.0, 100.0))
+    again = detection_from_keypoints(0.8, (91, 81, 111, 101), (150.0, 400.0), (150.0, 50.0))
+    other = detection_from_keypoints(0.7, (290, 80, 310, 100), (300.0, 200.0), (300.0, 100.0))
+    hips = detection_from_keypoints(0.6, (10, 10, 20, 20), (105.0, 205.0), (105.0, 105.0))
+    kept = distinct([again, other, hips, one])
+    assert kept == [one, other], "the same face, or the same hips and reach: one person"
     assert abs(one.rotation) < 1e-6, "hips below the body point: upright"
 
 
-def _body(x: float, width: int = 600, height: int = 200, score: float = 0.9) -> Body:
+def _body(x: float, width: int = 1000, height: int = 200, score: float = 0.9) -> Body:
     """A synthetic upright body around column ``x``: a mask spilling 40 px past it on each
     side (as the landmark model's masks do over a neighbour) and a vertical skeleton."""
     mask = np.zeros((height, width), np.float32)
@@ -60,8 +61,8 @@ def _body(x: float, width: int = 600, height: int = 200, score: float = 0.9) -> 
 def test_touching_bodies_are_split_along_their_skeletons():
     left, right = _body(70), _body(130)
     assert not same_body(left, right) and same_body(left, _body(72))
-    probability, split = fuse(np.zeros((200, 600), np.float32), [left, right])
-    assert split.shape == (2, 200, 600)
+    probability, split = fuse([left, right], None)  # small people: no selfie share
+    assert split.shape == (2, 200, 1000)
     assert np.array_equal(split.max(axis=0), probability)
     assert split[0][:, :95].min() == probability[:, :95].min()  # the left half is the left's
     assert split[0][:, 105:].max() == 0 and split[1][:, :95].max() == 0

@@ -17,7 +17,7 @@ import numpy as np
 from background_replacement.people import MASK_THRESHOLD, mask_height
 from background_replacement.segmenters import SEGMENTERS
 from background_replacement.segmenters.base import PersonSegmentation
-from background_replacement.segmenters.pose_graphs import Detection, PoseGraphs
+from background_replacement.segmenters.pose_graphs import Box, Detection, PoseGraphs
 from background_replacement.segmenters.selfie import SelfieSegmenter, nearest_region
 
 # Tiles for the detector, which needs a person taller than about a third of its picture: each
@@ -29,6 +29,7 @@ MIN_TILE_SIDE = 192  # no tiles smaller than this many pixels (the detector sees
 # and their reaches differ by less than this factor.
 SAME_PERSON_DISTANCE = 0.5
 SAME_PERSON_REACH = 1.6
+SAME_FACE = 0.5  # ... or when this much of the smaller face box lies in the other
 # Two bodies are one person when their shoulders and hips, or their noses, are this close
 # (``same_body``).
 SAME_BODY = 0.3
@@ -41,10 +42,12 @@ MIN_PERSON_PIXELS = 64
 SUBJECT_SHARE = 0.4
 # The selfie model's share of a person's probability grows with the share of the photo the
 # person covers: none up to SELFIE_FROM, all from SELFIE_FROM + SELFIE_RAMP (close-up
-# portraits, where the selfie model's edges are the finer ones). Chosen on 100 portraits-tune
-# and 50 fullbody-dev photos: 0.15/0.25 gave 0.9649/0.9419 mean IoU, 0.25/0.3 0.9644/0.9401.
-SELFIE_FROM = 0.15
-SELFIE_RAMP = 0.25
+# portraits, where the selfie model's edges are the finer ones). On 100 portraits-tune and 50
+# fullbody-dev photos 0.25/0.3 gave 0.9644/0.9401 mean IoU, 0.15/0.25 0.9649/0.9419 (within
+# noise), but blended the selfie model's one region over two touching portraits, where a
+# person kept alone then lost 7 % of themselves (tests/test_people_touching.py).
+SELFIE_FROM = 0.25
+SELFIE_RAMP = 0.3
 # The landmark model's masks are soft over the whole body; this contrast around 0.5 gives the
 # trimap a foreground core (chosen on davis-people and fullbody-dev: +0.002 mean IoU each).
 MASK_CONTRAST = 2.0
@@ -67,8 +70,21 @@ def tiles(height: int, width: int, fraction: float,
     return [(x, y, side) for y in starts(height) for x in starts(width)]
 
 
+def box_overlap(a: Box, b: Box) -> float:
+    """How much of the smaller of two boxes (x0, y0, x1, y1) lies in the other, 0 to 1."""
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return width * height / smaller if smaller > 0 else 0.0
+
+
 def same_person(a: Detection, b: Detection) -> bool:
-    """Whether two detections (of one photo) find the same body."""
+    """Whether two detections (of one photo, from the whole of it or from tiles) find the same
+    body: the smaller face box lies in the other by more than ``SAME_FACE`` (a tile may see an
+    eye and a mouth as a small face inside the whole face), or their hips lie close with a like
+    reach."""
+    if box_overlap(a.face, b.face) > SAME_FACE:
+        return True
     small, large = sorted((a.reach, b.reach))
     distance = math.dist(a.hips, b.hips)
     return distance < SAME_PERSON_DISTANCE * small and large < SAME_PERSON_REACH * small
@@ -155,6 +171,11 @@ def skeleton_labels(bodies: list[Body], shape: tuple[int, int]) -> np.ndarray:
     return labels
 
 
+def contrasted(body: Body) -> np.ndarray:
+    """A body's mask with ``MASK_CONTRAST`` around 0.5 (float32 H×W in [0, 1])."""
+    return np.clip((body.mask - 0.5) * MASK_CONTRAST + 0.5, 0.0, 1.0)
+
+
 def selfie_share(person: np.ndarray) -> float:
     """How much of a person's probability the selfie model gives: 0 for people covering up to
     ``SELFIE_FROM`` of the photo, rising to 1 at ``SELFIE_FROM + SELFIE_RAMP``."""
@@ -162,18 +183,22 @@ def selfie_share(person: np.ndarray) -> float:
     return float(np.clip((covered - SELFIE_FROM) / SELFIE_RAMP, 0.0, 1.0))
 
 
-def fuse(selfie: np.ndarray, bodies: list[Body]) -> tuple[np.ndarray, np.ndarray]:
+def fuse(bodies: list[Body], selfie: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """The photo's person probability (float32 H×W) and each person's own map (float32 N×H×W)
-    from the selfie model's probability and the bodies found.
+    from the bodies found and the selfie model's probability (None: no body has a
+    ``selfie_share``, so it is not needed).
 
     Each body's probability blends the selfie model's in by ``selfie_share``; the photo's is
     their pixelwise maximum. Every pixel belongs to the body whose skeleton is nearest, so that
     people who touch, whose masks overlap, stay apart.
     """
-    masks = np.clip((np.stack([b.mask for b in bodies]) - 0.5) * MASK_CONTRAST + 0.5, 0.0, 1.0)
-    blended = np.stack([(1 - s) * mask + s * selfie
-                        for mask, s in ((m, selfie_share(m)) for m in masks)])
-    probability = np.clip(blended.max(axis=0), 0.0, 1.0).astype(np.float32)
+    blended = []
+    for mask in map(contrasted, bodies):
+        share = selfie_share(mask)
+        if share and selfie is None:
+            raise ValueError("a body covers enough of the photo to need the selfie model")
+        blended.append(mask if not share else (1 - share) * mask + share * selfie)
+    probability = np.clip(np.max(blended, axis=0), 0.0, 1.0).astype(np.float32)
     labels = skeleton_labels(bodies, probability.shape)
     owner = nearest_region(labels) if labels.any() else np.ones(labels.shape, np.int32)
     split = np.stack([np.where(owner == index + 1, probability, 0.0)
@@ -224,10 +249,12 @@ class PoseSegmenter:
 
     def segment(self, image_rgb: np.ndarray, *, score_threshold: float) -> PersonSegmentation:
         """Person probability (float32 H×W) and one mask per person found; the selfie model's
-        answer alone when the detector finds nobody."""
-        selfie = self._selfie.segment(image_rgb, score_threshold=score_threshold)
+        answer alone when the detector finds nobody. The selfie model runs only where someone
+        found covers enough of the photo to take its share."""
         bodies = self.bodies(image_rgb, score_threshold)
         if not bodies:
-            return selfie
-        probability, split = fuse(selfie.probability, bodies)
+            return self._selfie.segment(image_rgb, score_threshold=score_threshold)
+        selfie = (self._selfie.segment(image_rgb, score_threshold=score_threshold).probability
+                  if any(selfie_share(contrasted(body)) for body in bodies) else None)
+        probability, split = fuse(bodies, selfie)
         return PersonSegmentation(probability, tuple(b.score for b in bodies), lambda: split)

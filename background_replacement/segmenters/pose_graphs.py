@@ -58,30 +58,37 @@ node { calculator: "FromImageCalculator" input_stream: "IMAGE:mask_image"
 ROI_SCALE = 1.25
 
 
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels
+
+
 @dataclass(frozen=True)
 class Detection:
-    """One person the detector found: ``score`` in [0, 1], ``hips`` (x, y) pixels, and
-    ``reach``, the radius in pixels of the circle around the hips that holds the whole body."""
+    """One person the detector found: ``score`` in [0, 1], ``face`` (the detector's box, which
+    holds the head), ``hips`` (x, y) pixels, and ``reach``, the radius in pixels of the circle
+    around the hips that holds the whole body."""
 
     score: float
+    face: Box
     hips: tuple[float, float]
     reach: float
     rotation: float  # radians, to make the body upright
 
     def moved(self, dx: float, dy: float) -> Detection:
         """The same detection in a picture whose origin lies (``dx``, ``dy``) earlier."""
-        return Detection(self.score, (self.hips[0] + dx, self.hips[1] + dy), self.reach,
-                         self.rotation)
+        x0, y0, x1, y1 = self.face
+        return Detection(self.score, (x0 + dx, y0 + dy, x1 + dx, y1 + dy),
+                         (self.hips[0] + dx, self.hips[1] + dy), self.reach, self.rotation)
 
 
-def detection_from_keypoints(score: float, hips: tuple[float, float],
+def detection_from_keypoints(score: float, face: Box, hips: tuple[float, float],
                              body: tuple[float, float]) -> Detection:
-    """A detection from the hip centre and the full-body point (pixels): the body's reach is
-    their distance, its rotation the angle that turns the hips→body line upright."""
+    """A detection from its face box, the hip centre and the full-body point (pixels): the
+    body's reach is the hips' distance to that point, its rotation the angle that turns the
+    hips→body line upright."""
     dx, dy = body[0] - hips[0], body[1] - hips[1]
     rotation = math.pi / 2 - math.atan2(-dy, dx)
     rotation -= 2 * math.pi * math.floor((rotation + math.pi) / (2 * math.pi))
-    return Detection(score, hips, math.hypot(dx, dy), rotation)
+    return Detection(score, face, hips, math.hypot(dx, dy), rotation)
 
 
 def _mediapipe_root() -> Path:
@@ -167,8 +174,11 @@ class PoseGraphs:
         detections = []
         for proto in found:
             points = proto.location_data.relative_keypoints
+            box = proto.location_data.relative_bounding_box
+            face = (box.xmin * width, box.ymin * height, (box.xmin + box.width) * width,
+                    (box.ymin + box.height) * height)
             detections.append(detection_from_keypoints(
-                float(proto.score[0]), (points[0].x * width, points[0].y * height),
+                float(proto.score[0]), face, (points[0].x * width, points[0].y * height),
                 (points[1].x * width, points[1].y * height)))
         return detections
 
