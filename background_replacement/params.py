@@ -3,7 +3,7 @@ here once; the services' forms, their OpenAPI documents and the Python API read 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 
 @dataclass(frozen=True)
@@ -67,3 +67,14 @@ class TrimapParams:
 
 
 DEFAULT_PARAMS = TrimapParams()
+
+
+def scaled_band(params: TrimapParams, scale: float) -> TrimapParams:
+    """``params`` with the band's widths in pixels (erosion and dilation iterations) scaled by
+    ``scale``, each at least one where it was at least one; thresholds and kernel as they
+    are. For a smaller person (``pipeline.band_scale``) or a frame solved smaller."""
+    def scaled(iterations: int) -> int:
+        return max(1, round(iterations * scale)) if iterations else 0
+
+    return replace(params, erode_iterations=scaled(params.erode_iterations),
+                   dilate_iterations=scaled(params.dilate_iterations))

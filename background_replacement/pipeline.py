@@ -6,7 +6,6 @@ differs (the matting service asks the segmentation service for it over HTTP).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -18,7 +17,7 @@ from background_replacement.compositing import composite, cutout, to_uint8
 from background_replacement.hints import Hint, merge_hint
 from background_replacement.images import Photo
 from background_replacement.matters import Matte, Matter
-from background_replacement.params import DEFAULT_PARAMS, TrimapParams
+from background_replacement.params import DEFAULT_PARAMS, TrimapParams, scaled_band
 from background_replacement.people import EVERYONE, People, PeopleChoice, mask_height
 from background_replacement.segmenters import PersonSegmenter
 from background_replacement.timing import StageTimer
@@ -163,16 +162,6 @@ def band_scale(mask: np.ndarray) -> float:
     people at least ``BAND_REFERENCE_HEIGHT`` pixels tall, narrower in proportion for smaller
     ones (a fixed band would erode a far person's arms and legs away)."""
     return min(1.0, mask_height(mask) / BAND_REFERENCE_HEIGHT)
-
-
-def scaled_band(params: TrimapParams, scale: float) -> TrimapParams:
-    """``params`` with the erosion and dilation iterations scaled by ``scale`` (each at least
-    one where it was at least one)."""
-    def scaled(iterations: int) -> int:
-        return max(1, round(iterations * scale)) if iterations else 0
-
-    return dataclasses.replace(params, erode_iterations=scaled(params.erode_iterations),
-                               dilate_iterations=scaled(params.dilate_iterations))
 
 
 def banded_trimap(probability: np.ndarray, masks: np.ndarray,

@@ -13,7 +13,6 @@ connection handle pixels the solve would throw away.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import numpy as np
 
 from background_replacement.api import BackgroundReplacer
 from background_replacement.matters.base import region, solve_scale
-from background_replacement.params import DEFAULT_PARAMS, TrimapParams
+from background_replacement.params import DEFAULT_PARAMS, TrimapParams, scaled_band
 from client.backdrops import ServiceBackgrounds
 from client.matting_client import MattingClient, MattingError
 
@@ -39,8 +38,6 @@ SOLVE_PIXELS_HELP = ("matte each frame shrunk to about this many pixels and brin
 # 3.3 ms and 82 kB, where zlib's default strategy takes 4.0 ms for 93 kB.
 PNG_OPTIONS = (cv2.IMWRITE_PNG_COMPRESSION, 1,
                cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY)
-# The trimap parameters that are widths in pixels, scaled with the frame.
-BAND_PARAMETERS = ("erode_iterations", "dilate_iterations")
 
 
 @dataclass(frozen=True)
@@ -135,14 +132,6 @@ def shrink_frame(image_rgb: np.ndarray, scale: float) -> np.ndarray:
     height, width = image_rgb.shape[:2]
     size = (max(8, round(width * scale)), max(8, round(height * scale)))
     return cv2.resize(image_rgb, size, interpolation=cv2.INTER_AREA)
-
-
-def scaled_band(params: TrimapParams, scale: float) -> TrimapParams:
-    """``params`` for a frame at ``scale`` of the size: the band's erosions and dilations scaled
-    (at least one where there was one), the thresholds and kernel as they are."""
-    changes = {name: max(1, round(getattr(params, name) * scale)) if getattr(params, name) else 0
-               for name in BAND_PARAMETERS}
-    return dataclasses.replace(params, **changes)
 
 
 def upsample(small: Matted, small_rgb: np.ndarray, image_rgb: np.ndarray) -> Matted:

@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 
 from background_replacement import BackgroundReplacer
-from background_replacement.params import TrimapParams
+from background_replacement.params import TrimapParams, scaled_band
 from client.frame_matting import (
     DEFAULT_SOLVE_PIXELS,
     LocalMatting,
     Matted,
     matte_frame,
-    scaled_band,
 )
 from client.media import read_frames
 from tests.conftest import shared_data

@@ -6,12 +6,11 @@ import pytest
 
 from background_replacement.hints import Hint, merge_hint
 from background_replacement.images import Photo
-from background_replacement.params import DEFAULT_PARAMS
+from background_replacement.params import DEFAULT_PARAMS, scaled_band
 from background_replacement.people import MAX_POINTS, NoSuchPerson, People, PeopleChoice
 from background_replacement.pipeline import (
     band_scale,
     banded_trimap,
-    scaled_band,
     trimap_for,
     trimap_of_people,
 )
