@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,14 @@ from service_common.errors import ApiError
 
 # Pillow's own bomb guard would fire on our pixel limit's multiples; we check the header ourselves.
 Image.MAX_IMAGE_PIXELS = None
+
+# The formats an upload may come in, Pillow's name → the name people know; nothing else is
+# decoded (Pillow would also open ICO, TGA, PCX, EPS through Ghostscript, …). README, OpenAPI and
+# the 415 message name these.
+INPUT_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP", "GIF": "GIF", "BMP": "BMP",
+                 "TIFF": "TIFF"}
+INPUT_FORMATS_TEXT = ", ".join(list(INPUT_FORMATS.values())[:-1]) \
+    + f" or {list(INPUT_FORMATS.values())[-1]}"
 
 ENCODE_FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"),
                   "webp": ("WEBP", "image/webp")}
@@ -59,12 +68,14 @@ class DecodedImage(Photo):
     format: str = "unknown"
 
 
-def decode_image(data: bytes, *, max_bytes: int, max_pixels: int,
-                 field: str = "image") -> DecodedImage:
+def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, field: str = "image",
+                 charge: Callable[[int], None] | None = None) -> DecodedImage:
     """Decode uploaded bytes into RGB uint8 H×W×3 (orientation applied) and optional alpha.
 
     Raises ``ApiError``: 400 empty or corrupt, 413 over ``max_bytes``, ``max_pixels`` or
-    ``MAX_IMAGE_SIDE`` (read from the header, before decoding), 415 not an image.
+    ``MAX_IMAGE_SIDE`` (read from the header, before decoding), 415 not an image in one of
+    ``INPUT_FORMATS``. ``charge`` is told the pixel count once the header passed, before
+    decoding; it may raise to refuse them.
     """
     if not data:
         raise ApiError(400, "empty_upload", f"The '{field}' upload is empty.")
@@ -74,11 +85,11 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int,
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=tuple(INPUT_FORMATS))
     except UnidentifiedImageError:
         raise ApiError(415, "not_an_image",
                        f"The '{field}' upload is not an image this service can read "
-                       "(PNG, JPEG, WebP, GIF, BMP or TIFF).") from None
+                       f"({INPUT_FORMATS_TEXT}).") from None
     except Exception as exc:  # Pillow raises many types on hostile headers.
         raise ApiError(400, "corrupt_image",
                        f"The '{field}' image cannot be read: {exc}.") from None
@@ -93,6 +104,8 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int,
         raise ApiError(413, "image_side_too_large",
                        f"The '{field}' image is {width}×{height}; no side may be over "
                        f"{MAX_IMAGE_SIDE} pixels.")
+    if charge is not None:
+        charge(width * height)
     source_format = (image.format or "unknown").lower()
     try:
         photo = photo_from_pil(image)  # it silences Pillow's warnings itself

@@ -7,7 +7,7 @@ from typing import Any
 
 from background_replacement.params import TRIMAP_PARAMETERS
 from background_replacement.people import MAX_POINTS, PEOPLE_CHOICES
-from service_common.images import FORMAT_MAX_SIDE, MAX_IMAGE_SIDE
+from service_common.images import FORMAT_MAX_SIDE, INPUT_FORMATS_TEXT, MAX_IMAGE_SIDE
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -23,7 +23,7 @@ ERROR_MEANINGS = {
     405: "Method not allowed on this path.",
     413: f"The upload is too large: bytes, pixels or a side over {MAX_IMAGE_SIDE} (read from "
          "the image header).",
-    415: "The upload is not an image this service reads.",
+    415: f"The upload is not an image in a format this service reads: {INPUT_FORMATS_TEXT}.",
     422: "No person was found, 'people' or 'points' names a person the photo does not have "
          "(no_such_person: an index past the last one, a point on nobody), or the result is "
          f"too large for the asked format (WebP: {FORMAT_MAX_SIDE['webp']} a side).",

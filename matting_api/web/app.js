@@ -45,7 +45,7 @@
   // Plain words for the service's error codes; the service's own message is shown under them.
   const MESSAGES = {
     not_an_image: (what) => `That ${what} is not a picture this service can read. ` +
-      "Choose a PNG, JPEG, WebP, GIF, BMP or TIFF file.",
+      "Choose a photo in one of the formats the message below names.",
     corrupt_image: (what) => `That ${what} is damaged or cut short, so it cannot be read.`,
     empty_upload: (what) => `That ${what} is an empty file.`,
     too_large: (what) => `That ${what} is too large for this service. Choose a smaller file.`,
