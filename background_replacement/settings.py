@@ -39,6 +39,9 @@ class Settings:
     max_upload_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 40_000_000
     max_in_flight: int = 4  # POSTs worked on at once per process; more get 503 + Retry-After
+    # Pixels of all images (photo, background, trimap, hint) worked on at once per process: its
+    # peak memory grows with them (README, "Speed and memory"). A request may use all of it.
+    max_pixels_in_flight: int = 12_000_000
     retry_after: int = 2  # seconds, in that 503's Retry-After
     queue_timeout: float = 5.0  # seconds a POST may wait for a free slot before that 503
     segmentation_connect_timeout: float = 3.0
@@ -80,7 +83,7 @@ class Settings:
                 raise ValueError(f"{name.upper()} must be 0 or more")
         for name in ("max_upload_bytes", "max_image_pixels", "maskrcnn_min_size",
                      "maskrcnn_max_size", "maskrcnn_proposals", "closed_form_max_unknown",
-                     "max_in_flight", "retry_after"):
+                     "max_in_flight", "max_pixels_in_flight", "retry_after"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name.upper()} must be positive")
 

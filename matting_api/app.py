@@ -31,7 +31,13 @@ from matting_api.segmentation_client import SegmentationClient
 from matting_api.web import bp as web_bp
 from service_common.docs import bp as docs_bp
 from service_common.errors import ApiError
-from service_common.http import add_common_routes, configure_app, decode_upload, read_upload
+from service_common.http import (
+    add_common_routes,
+    configure_app,
+    decode_upload,
+    read_upload,
+    takes_slot,
+)
 from service_common.images import (
     ENCODE_FORMATS,
     MAX_IMAGE_SIDE,
@@ -41,6 +47,7 @@ from service_common.images import (
 )
 from service_common.memory import limit_malloc_arenas
 from service_common.params import form_number, people_choice, trimap_params
+from service_common.pixel_budget import charge_pixels
 
 log = logging.getLogger(__name__)
 bp = Blueprint("matting", __name__)
@@ -167,14 +174,17 @@ def _size(args: Mapping[str, str], max_pixels: int) -> tuple[int, int]:
 
 
 @bp.get("/backgrounds/<name>")
+@takes_slot
 def background(name: str) -> Response:
     """The named background as a PNG, scaled to cover ``width``×``height`` and centre-cropped
-    when both are given (as ``/matte`` draws it behind a photo of that size), else as it is."""
+    when both are given (as ``/matte`` draws it behind a photo of that size), else as it is;
+    under the same in-flight and pixel bounds as an upload."""
     image = current_app.extensions["backgrounds"].get(name)
     if image is None:
         raise ApiError(404, "unknown_background", f"There is no background named {name[:60]!r}.")
     if "width" in request.args or "height" in request.args:
         height, width = _size(request.args, current_app.extensions["settings"].max_image_pixels)
+        charge_pixels(height * width, "background asked for")
         image = cover(image, height, width)
     return Response(encode_image(image, "png"), mimetype="image/png")
 
@@ -183,9 +193,9 @@ def background(name: str) -> Response:
 def readyz() -> Response:
     """Models loaded and the segmentation service reachable."""
     matter: Matter = current_app.extensions["matter"]
-    if not current_app.extensions["segmentation"].ready():
-        raise ApiError(503, "segmentation_unavailable", "The segmentation service at "
-                       f"{current_app.extensions['settings'].segmentation_url} is not ready.")
+    reason = current_app.extensions["segmentation"].unready_reason()
+    if reason:
+        raise ApiError(503, "segmentation_unavailable", reason)
     return jsonify(status="ready", matter=matter.name)
 
 

@@ -12,21 +12,47 @@ from service_common.api_keys import load_keys, require_api_keys
 from service_common.errors import ApiError, error_response, register_error_handlers
 from service_common.images import DecodedImage, decode_image
 from service_common.memory import release_free_memory
+from service_common.pixel_budget import PixelBudget, charge_pixels, release_pixels
 
 # Room for the form fields beside the largest accepted upload(s).
 _MULTIPART_SLACK = 1024 * 1024
+# On every answer of both services (and of the front's own error answers).
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
-def configure_app(app: Flask, settings: Settings, uploads: int = 1) -> None:
-    """Apply what every service needs: settings, body limit, JSON errors."""
+def configure_app(app: Flask, settings: Settings, uploads: int = 1,
+                  own_key: str = "") -> None:
+    """Apply what every service needs: settings, body limit, JSON errors, API keys (those
+    configured, and ``own_key`` beside them when given)."""
     app.extensions["settings"] = settings
     app.config["MAX_CONTENT_LENGTH"] = uploads * settings.max_upload_bytes + _MULTIPART_SLACK
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024  # text fields; above the parser chunk
     app.config["MAX_FORM_PARTS"] = 64
     register_error_handlers(app)
+
+    @app.after_request
+    def _security_headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
     # Before the in-flight limit: a request without a valid key never takes a slot.
-    require_api_keys(app, load_keys(settings.api_keys, settings.api_keys_file))
+    keys = load_keys(settings.api_keys, settings.api_keys_file)
+    require_api_keys(app, keys | {own_key} if own_key else keys)
+    app.extensions["pixel_budget"] = PixelBudget(settings.max_pixels_in_flight)
     limit_in_flight(app, settings.max_in_flight, settings.retry_after, settings.queue_timeout)
+
+
+def takes_slot(view: Callable) -> Callable:
+    """Mark a GET view that works like an upload (draws a picture): it takes an in-flight slot
+    and its pixels are charged like an upload's."""
+    view.takes_slot = True  # type: ignore[attr-defined]
+    return view
+
+
+def _needs_slot() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return request.method == "POST" or getattr(view, "takes_slot", False)
 
 
 def add_common_routes(bp: Blueprint, openapi_document: Callable[[], dict]) -> None:
@@ -47,27 +73,38 @@ def add_common_routes(bp: Blueprint, openapi_document: Callable[[], dict]) -> No
 
 
 def limit_in_flight(app: Flask, limit: int, retry_after: int, queue_timeout: float) -> None:
-    """Work on at most ``limit`` POSTs at once in this process. A POST that finds them all busy
-    waits up to ``queue_timeout`` seconds for one to finish, then gets 503 with
-    ``Retry-After``: the queue is short and bounded, never endless. Health and readiness checks
-    are never refused. When the last POST in flight ends, the memory malloc freed is given
-    back to the system, so a burst of large photos does not leave the process at its peak."""
+    """Work on at most ``limit`` POSTs (and ``takes_slot`` GETs) at once in this process. A
+    POST that finds them all busy waits up to ``queue_timeout`` seconds for one to finish, then
+    gets 503 with ``Retry-After``; at most ``limit - 1`` wait, and the others are answered at
+    once, so a gunicorn thread (of 2 × ``limit``) is always free for refusals and health
+    checks. Health and readiness checks are never refused. When the last POST in flight ends,
+    the memory malloc freed is given back to the system, so a burst of large photos does not
+    leave the process at its peak."""
     slots = threading.BoundedSemaphore(limit)
-    busy = 0  # POSTs holding a slot
+    busy = waiting = 0  # POSTs holding a slot; POSTs waiting for one
     lock = threading.Lock()
+
+    def _acquire() -> bool:
+        nonlocal waiting
+        if slots.acquire(blocking=False):
+            return True
+        with lock:
+            may_wait = queue_timeout > 0 and waiting < limit - 1
+            waiting += may_wait
+        if not may_wait:
+            return False
+        try:
+            return slots.acquire(timeout=queue_timeout)
+        finally:
+            with lock:
+                waiting -= 1
 
     @app.before_request
     def _take_slot():
         nonlocal busy
-        if request.method != "POST":
+        if not _needs_slot():
             return None
-        acquired = (slots.acquire(timeout=queue_timeout) if queue_timeout > 0
-                    else slots.acquire(blocking=False))
-        if not acquired:
-            # Read the upload to its end (bounded by MAX_CONTENT_LENGTH) so the client is not
-            # cut off mid-send and its keep-alive connection stays usable for the retry.
-            while request.stream.read(1 << 16):
-                pass
+        if not _acquire():
             return error_response(503, "overloaded",
                                   f"The service is busy with {limit} requests; retry in "
                                   f"{retry_after} s.", {"Retry-After": str(retry_after)})
@@ -79,6 +116,7 @@ def limit_in_flight(app: Flask, limit: int, retry_after: int, queue_timeout: flo
     @app.teardown_request
     def _give_slot(_exc):
         nonlocal busy
+        release_pixels()
         if g.pop("holds_slot", False):
             with lock:
                 busy -= 1
@@ -92,7 +130,8 @@ def decode_upload(data: bytes, field: str = "image") -> DecodedImage:
     """``decode_image`` under this service's upload limits (bytes and pixels)."""
     settings = current_app.extensions["settings"]
     return decode_image(data, max_bytes=settings.max_upload_bytes,
-                        max_pixels=settings.max_image_pixels, field=field)
+                        max_pixels=settings.max_image_pixels, field=field,
+                        charge=lambda pixels: charge_pixels(pixels, f"'{field}' image"))
 
 
 def read_upload(name: str, *, required: bool = True) -> bytes | None:

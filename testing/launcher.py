@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -43,22 +44,32 @@ def running(pid: int | str) -> bool:
 
 def group_alive(group: int) -> bool:
     """Whether any process of process group ``group`` is still running (zombies do not count)."""
+    return bool(group_pids(group))
+
+
+def group_pids(group: int) -> list[int]:
+    """The running processes of process group ``group``."""
+    pids = []
     for entry in Path("/proc").glob("[0-9]*"):
         fields = proc_stat(entry.name)
         if fields is not None and int(fields[2]) == group and fields[0] != "Z":
-            return True
-    return False
+            pids.append(int(entry.name))
+    return pids
 
 
 @dataclass
 class Service:
-    """A service process on a free loopback port: ``flask --app APP run`` or, with
-    ``server="gunicorn"``, gunicorn with the service's production config."""
+    """A service process on a free loopback port: ``flask --app APP run``; with
+    ``server="gunicorn"``, gunicorn with the service's production config; with
+    ``server="production"``, ``remove-background-services`` (both services and the front; the
+    URL is the front's, ``app`` is then only a name)."""
 
     app: str
     env: dict[str, str] = field(default_factory=dict)
     port: int = 0
     server: str = "flask"
+    ready_path: str = "/readyz"  # start() waits until it answers 200
+    segmentation_port: int = 0  # production only: where its segmentation service listens
     process: subprocess.Popen | None = None
     log_path: Path | None = None
 
@@ -77,7 +88,11 @@ class Service:
         handle, name = tempfile.mkstemp(prefix=f"{self.app}-", suffix=".log")
         os.close(handle)
         self.log_path = Path(name)
-        if self.server == "gunicorn":
+        if self.server == "production":
+            self.segmentation_port = self.segmentation_port or free_port()
+            command = [sys.executable, "-m", "service_common.serve", "--matting-port",
+                       str(self.port), "--segmentation-port", str(self.segmentation_port)]
+        elif self.server == "gunicorn":
             command = [sys.executable, "-m", "gunicorn", "-c", f"python:{self.app}.gunicorn_conf",
                        "-b", f"127.0.0.1:{self.port}", f"{self.app}:create_app()"]
         else:
@@ -94,7 +109,7 @@ class Service:
                 raise RuntimeError(f"{self.app} exited with {self.process.returncode}:\n"
                                    + self.log())
             try:
-                if requests.get(self.url + "/readyz", timeout=2).status_code == 200:
+                if requests.get(self.url + self.ready_path, timeout=2).status_code == 200:
                     return self
             except requests.RequestException:
                 pass
@@ -128,6 +143,17 @@ class Service:
             return [pid]
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         return [int(child) for child in children]
+
+    def group_rss_mib(self) -> float:
+        """Resident memory of every process this service started (workers, masters, the
+        front), in MiB."""
+        total = 0.0
+        for pid in group_pids(self.process.pid):
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024.0
+        return total
 
     def cpu_seconds(self, include_master: bool = False) -> float:
         """CPU seconds (user + system) the serving processes have used so far, and with

@@ -69,6 +69,19 @@ def matting_service(start_session_service, segmentation_service):
                                                  "SEGMENTATION_URL": segmentation_service.url})
 
 
+PRODUCTION_KEY = "production-test-key-0123456789"  # the public key of production_services
+
+
+@pytest.fixture(scope="session")
+def production_services(start_session_service):
+    """``remove-background-services`` as the README runs it, with the embedded models and only
+    ``API_KEYS`` set: the front on a free port (the fixture's ``url``), both services behind
+    it."""
+    return start_session_service("services", {"SEGMENTER": "selfie", "MATTER": "closed-form",
+                                              "API_KEYS": PRODUCTION_KEY, "THREADS": "1"},
+                                 server="production")
+
+
 def shared_data(*parts: str) -> Path:
     """A path under ../shared/data; skips the test when the folder is not beside the project."""
     path = SHARED_DATA.joinpath(*parts)
