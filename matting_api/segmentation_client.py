@@ -40,7 +40,7 @@ class RemotePeople:
 class SegmentationClient:
     """One pooled HTTP session to ``base_url`` with connect and read timeouts; every failure
     becomes an ``ApiError`` (502 bad answer, 503 unreachable, 504 too slow) that says which
-    service failed."""
+    service failed, never where it is (the address is internal)."""
 
     def __init__(self, base_url: str, connect_timeout: float, read_timeout: float,
                  pool_size: int = 16, api_key: str = ""):
@@ -94,15 +94,15 @@ class SegmentationClient:
                                          data=form, timeout=self.timeout)
         except requests.Timeout:
             raise ApiError(504, "segmentation_timeout",
-                           f"The segmentation service at {self.base_url} did not answer within "
-                           f"{self.timeout[1]:g} s.") from None
+                           f"The segmentation service did not answer within {self.timeout[1]:g} s.",
+                           {"Retry-After": "5"}) from None
         except requests.ConnectionError:
             raise ApiError(503, "segmentation_unavailable",
-                           f"The segmentation service at {self.base_url} cannot be reached.",
+                           "The segmentation service cannot be reached.",
                            {"Retry-After": "5"}) from None
         except requests.RequestException as exc:  # e.g. the connection broke mid-answer
             raise ApiError(502, "segmentation_failed",
-                           f"The segmentation service at {self.base_url} broke off its answer "
+                           "The segmentation service broke off its answer "
                            f"({type(exc).__name__}).") from None
         if response.status_code != 200:
             raise self._error_from(response)
@@ -132,9 +132,14 @@ class SegmentationClient:
                         f"The segmentation service failed ({response.status_code} {code}: "
                         f"{message}).")
 
-    def ready(self) -> bool:
-        """Whether the segmentation service answers ``/readyz`` quickly."""
+    def unready_reason(self) -> str:
+        """Why the segmentation service cannot serve this one now, or "" when it can: it must
+        answer ``/readyz`` quickly, and accept this service's key there (the session sends it
+        on every request, and a service with keys checks every key it is sent)."""
         try:
-            return self.session.get(f"{self.base_url}/readyz", timeout=(1.0, 2.0)).ok
+            response = self.session.get(f"{self.base_url}/readyz", timeout=(1.0, 2.0))
         except requests.RequestException:
-            return False
+            return "The segmentation service cannot be reached."
+        if response.status_code == 403:
+            return "The segmentation service refuses this service's SEGMENTATION_API_KEY."
+        return "" if response.ok else "The segmentation service is not ready."

@@ -126,7 +126,8 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     limit_malloc_arenas()
     app = Flask(__name__, static_folder=None)  # no /static/ route: nothing is there
-    configure_app(app, settings)
+    # SEGMENTATION_API_KEY is the key the matting service sends: one variable sets both ends.
+    configure_app(app, settings, own_key=settings.segmentation_api_key)
     segmenter = load_segmenter(settings)
     threads = configure_threads(settings.threads)
     warm_up(segmenter=segmenter)

@@ -1,8 +1,13 @@
-"""API keys: off unless configured; then every POST needs a valid key in ``X-Api-Key``.
+"""API keys: off unless configured; then every POST needs a valid key in ``X-Api-Key``, and so
+does any request that carries one (the matting service's readiness check of the segmentation
+service goes through the same check as its uploads).
 
 Keys come from the environment (``API_KEYS``, comma-separated) or a file (``API_KEYS_FILE``, one
 key a line, ``#`` comments), never from the repository. They are compared in constant time and
-never logged. GET routes (health checks, the OpenAPI document, the page and its files) stay open.
+never logged. GET routes (health checks, the OpenAPI document, the page and its files) stay open
+to requests without a key. A refused request is answered before its body is parsed and takes
+no in-flight slot; behind the front (``service_common.front``) its body was read by nginx, within
+the front's size and time limits, never by a worker thread.
 """
 
 from __future__ import annotations
@@ -44,20 +49,16 @@ def is_valid_key(given: str | None, keys: frozenset[str]) -> bool:
 
 
 def require_api_keys(app: Flask, keys: frozenset[str]) -> None:
-    """Answer a POST without a valid key with 403 JSON; do nothing when ``keys`` is empty."""
+    """Answer a POST without a valid key, or any request with an invalid one, with 403 JSON;
+    do nothing when ``keys`` is empty."""
     if not keys:
         return
 
     @app.before_request
     def _check_key():
-        if request.method != "POST":
-            return None
         given = request.headers.get(HEADER)
-        if is_valid_key(given, keys):
+        if (request.method != "POST" and given is None) or is_valid_key(given, keys):
             return None
-        # Read the upload to its end so the client is not cut off mid-send.
-        while request.stream.read(1 << 16):
-            pass
         if given is None:
             return error_response(403, "api_key_missing",
                                   f"This service needs an API key in the {HEADER} header.")

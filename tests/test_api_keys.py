@@ -99,7 +99,12 @@ def test_a_wrong_segmentation_key_is_the_servers_fault(start_service, keyed, ast
     segmentation, _ = keyed
     misconfigured = start_service("matting_api", {"MATTER": "closed-form",
                                                   "SEGMENTATION_URL": segmentation.url,
-                                                  "SEGMENTATION_API_KEY": "stale-key"})
+                                                  "SEGMENTATION_API_KEY": "stale-key"},
+                                  ready_path="/healthz")
+    # Readiness asks the segmentation service with the key, so it says what is wrong.
+    ready = requests.get(misconfigured.url + "/readyz", timeout=10)
+    assert ready.status_code == 503
+    assert "SEGMENTATION_API_KEY" in ready.json()["error"]["message"]
     answer = post(misconfigured.url + "/matte", astronaut_png)
     assert answer.status_code == 502
     assert answer.json()["error"]["code"] == "segmentation_forbidden"
