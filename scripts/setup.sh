@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv when it is missing and install the project with everything it needs.
 # Safe to run twice: it reinstalls only when pyproject.toml changed since the last install.
-# The browser tests need Debian's Chromium; as root it is installed here with apt-get.
+# The browser tests need Debian's Chromium and the services' front needs nginx; as root both are
+# installed here with apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,5 +49,22 @@ if [ ! -x /usr/bin/chromium ]; then
   else
     echo "setup: /usr/bin/chromium is missing, so the browser tests will be skipped;" \
          "install it with: sudo apt-get install chromium fonts-dejavu-core" >&2
+  fi
+fi
+
+# The front (service_common/front.py): Debian's nginx, in front of the matting service's gunicorn.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's nginx-light for the services' front (apt-get)"
+    if ! { apt-get update -qq \
+           && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                nginx-light; } >.venv/apt-nginx.log 2>&1; then
+      tail -n 20 .venv/apt-nginx.log >&2
+      echo "setup: apt-get could not install nginx-light; the whole log is .venv/apt-nginx.log" >&2
+      exit 1
+    fi
+  else
+    echo "setup: nginx is missing, so remove-background-services cannot start its front;" \
+         "install it with: sudo apt-get install nginx-light" >&2
   fi
 fi

@@ -3,10 +3,13 @@
     remove-background-services [--host 127.0.0.1] [--matting-port 5000]
                                [--segmentation-port 3000]
 
-The segmentation service listens on 127.0.0.1 only (the matting service is its one client); the
-matting service on ``--host``. Every other setting comes from the environment as for each service
-alone (``SEGMENTER``, ``MATTER``, ``WORKERS``, ``THREADS``, …). Ctrl-C or SIGTERM stops both
-gracefully; if one of them stops, the other is stopped too and the command exits non-zero.
+The segmentation service listens on 127.0.0.1 only (the matting service is its one client) and
+requires a key of its own, made here at start unless ``SEGMENTATION_API_KEY`` gives one, which
+only the matting service is told. The matting service's gunicorn listens on a free loopback port
+behind the front (``service_common.front``: nginx) on ``--host``. Every other setting comes from
+the environment as for each service alone (``API_KEYS``, ``SEGMENTER``, ``MATTER``, ``WORKERS``,
+``THREADS``, …). Ctrl-C or SIGTERM stops all three gracefully; if one of them stops, the others
+are stopped too and the command exits non-zero.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +28,9 @@ import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from service_common.front import nginx_command, prepare_front
 
 
 def gunicorn_command(service: str) -> list[str]:
@@ -78,7 +86,8 @@ def running_services(env: Mapping[str, str] | None = None,
                      timeout: float = 180.0) -> Iterator[str]:
     """Both services under gunicorn on free ports of 127.0.0.1 for the length of a ``with``
     block, which gets the matting service's URL once it is ready (models loaded, segmentation
-    reachable). ``env`` adds settings (``SEGMENTER``, ``THREADS``, …) to this process's own.
+    reachable with its own key, as ``main`` sets them up, without the front). ``env`` adds
+    settings (``SEGMENTER``, ``THREADS``, …) to this process's own.
 
     Leaving the block, also by an exception or Ctrl-C, stops both with their workers: each runs
     in a process group of its own. On Linux they also get SIGTERM if the thread that started
@@ -86,16 +95,15 @@ def running_services(env: Mapping[str, str] | None = None,
     to a temporary log, quoted in the error when they do not start.
     """
     segmentation_bind, matting_bind = (f"127.0.0.1:{free_port()}" for _ in range(2))
-    settings = {**os.environ, **(env or {})}
+    environments = service_environments({**os.environ, **(env or {})}, segmentation_bind,
+                                        matting_bind)
     processes: list[subprocess.Popen] = []
     with tempfile.TemporaryFile("w+", errors="replace") as log:
         try:
-            for service, extra in (
-                    ("segmentation_api", {"BIND": segmentation_bind}),
-                    ("matting_api", {"BIND": matting_bind,
-                                     "SEGMENTATION_URL": f"http://{segmentation_bind}"})):
+            names = ("segmentation_api", "matting_api")
+            for service, service_env in zip(names, environments, strict=True):
                 processes.append(subprocess.Popen(
-                    gunicorn_command(service), env={**settings, **extra},
+                    gunicorn_command(service), env=service_env,
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     start_new_session=True, preexec_fn=_die_with_this_thread))
             url = f"http://{matting_bind}"
@@ -139,15 +147,27 @@ def _stop(processes: list[subprocess.Popen], timeout: float = 40.0) -> None:
             process.wait()
 
 
+def service_environments(environ: Mapping[str, str], segmentation_bind: str,
+                         matting_bind: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The segmentation and matting services' environments: the segmentation service accepts
+    only its own key (``SEGMENTATION_API_KEY``, or one made now), which the matting service
+    sends; the public keys (``API_KEYS``, ``API_KEYS_FILE``) are the matting service's alone."""
+    key = environ.get("SEGMENTATION_API_KEY") or secrets.token_urlsafe(32)
+    segmentation = {**environ, "BIND": segmentation_bind, "API_KEYS": "", "API_KEYS_FILE": "",
+                    "SEGMENTATION_API_KEY": key}
+    matting = {**environ, "BIND": matting_bind, "SEGMENTATION_URL": f"http://{segmentation_bind}",
+               "SEGMENTATION_API_KEY": key}
+    return segmentation, matting
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
-    segmentation_bind = f"127.0.0.1:{args.segmentation_port}"
-    segmentation = subprocess.Popen(gunicorn_command("segmentation_api"),
-                                    env={**os.environ, "BIND": segmentation_bind})
-    matting = subprocess.Popen(gunicorn_command("matting_api"), env={
-        **os.environ, "BIND": f"{args.host}:{args.matting_port}",
-        "SEGMENTATION_URL": f"http://{segmentation_bind}"})
-    processes = [segmentation, matting]
+    segmentation_env, matting_env = service_environments(
+        os.environ, f"127.0.0.1:{args.segmentation_port}", f"127.0.0.1:{free_port()}")
+    folder = prepare_front(f"{args.host}:{args.matting_port}", matting_env["BIND"])
+    processes = [subprocess.Popen(gunicorn_command("segmentation_api"), env=segmentation_env),
+                 subprocess.Popen(gunicorn_command("matting_api"), env=matting_env),
+                 subprocess.Popen(nginx_command(folder))]
 
     def _terminate(signum, _frame) -> None:
         raise SystemExit(128 + signum)
@@ -157,13 +177,14 @@ def main(argv: list[str] | None = None) -> int:
         while all(process.poll() is None for process in processes):
             time.sleep(0.5)
         stopped = next(p for p in processes if p.poll() is not None)
-        print(f"{stopped.args[-1]} exited with {stopped.returncode}; stopping the other service",
-              file=sys.stderr)
+        print(f"{Path(stopped.args[-1]).name} exited with {stopped.returncode}; stopping the "
+              "others", file=sys.stderr)
         return stopped.returncode or 1
     except KeyboardInterrupt:
         return 130
     finally:
         _stop(processes)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
