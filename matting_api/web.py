@@ -52,8 +52,15 @@ def _encode_thumbnails(state: BlueprintSetupState) -> None:
 @bp.get("/")
 def index() -> Response:
     """The page."""
-    response = bp.send_static_file("index.html")
-    response.headers.update(_PAGE_HEADERS)
+    return bp.send_static_file("index.html")
+
+
+@bp.after_request
+def _page_headers(response: Response) -> Response:
+    """The page's headers on every HTML answer of this blueprint (``/`` and
+    ``/web/index.html`` alike)."""
+    if response.mimetype == "text/html":
+        response.headers.update(_PAGE_HEADERS)
     return response
 
 

@@ -60,6 +60,13 @@ def _http_code(exc: HTTPException) -> str:
     return (exc.name or "error").lower().replace(" ", "_")
 
 
+def _is_malformed_body(exc: Exception) -> bool:
+    """Whether reading the body failed on its framing: gunicorn's parser errors (a bad chunk
+    size, a missing chunk terminator, a body cut short), checked by module so that the services
+    also run without gunicorn."""
+    return type(exc).__module__.startswith("gunicorn.http")
+
+
 def register_error_handlers(app: Flask) -> None:
     """Answer every error, ours, werkzeug's and unexpected ones, as contract JSON."""
 
@@ -76,5 +83,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        if isinstance(exc, RecursionError):  # JSON nested deeper than Python recurses
+            return error_response(400, "bad_body", "The body is nested too deeply.")
+        if _is_malformed_body(exc):
+            return error_response(400, "bad_body",
+                                  "The request body is malformed (its chunked encoding).")
         log.exception("unhandled error")
         return error_response(500, "internal_error", "The service failed on this request.")

@@ -59,7 +59,10 @@ def _fields() -> Mapping[str, str]:
     settings: Settings = current_app.extensions["settings"]
     mimetype = request.mimetype or ""
     if mimetype == "application/json":
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:
+            body = None  # nested deeper than Python recurses
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_json", "The body is not a JSON object.")
         return {str(k): _text(v) for k, v in body.items() if v is not None}
@@ -90,7 +93,9 @@ def _image_bytes(fields: Mapping[str, str]) -> bytes:
         raise ApiError(400, "missing_source", "No image given: send image_file (multipart) "
                        "or image_file_b64.")
     try:
-        return base64.b64decode(encoded.partition("base64,")[2] or encoded, validate=True)
+        encoded = encoded.partition("base64,")[2] or encoded
+        # Many clients wrap base64 at 76 columns (MIME): line breaks and spaces are not data.
+        return base64.b64decode("".join(encoded.split()), validate=True)
     except (binascii.Error, ValueError):
         raise ApiError(400, "failed_to_read_image", "image_file_b64 is not valid base64.") \
             from None
