@@ -6,22 +6,18 @@ likes. nginx reads each whole request first, within time limits, holding only a 
 connection, and passes it on at loopback speed. So a worker thread is taken only for a request
 that has fully arrived, and its answer is buffered back the same way.
 
-    remove-background-front --listen 0.0.0.0:5000 --upstream 127.0.0.1:5001
-
-writes the configuration into a temporary folder and runs ``nginx`` in the foreground (Debian's
-``nginx-light``; scripts/setup.sh and deploy/Containerfile install it). Errors nginx answers
+``remove-background-services`` (service_common.serve) writes the configuration into a temporary
+folder and runs ``nginx`` in the foreground beside gunicorn (Debian's ``nginx-light``;
+scripts/setup.sh and deploy/Containerfile install it). Errors nginx answers
 itself (a header or body too slow, too large, a malformed chunk) are JSON in the service's shape,
 or remove.bg's under ``/v1.0/``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
-import sys
-import tempfile
 from pathlib import Path
 
 from background_replacement.settings import Settings
@@ -125,10 +121,10 @@ def nginx_command(folder: Path) -> list[str]:
     return [nginx, "-e", "stderr", "-p", str(folder), "-c", str(folder / "nginx.conf")]
 
 
-def prepare_front(listen: str, upstream: str, settings: Settings | None = None) -> Path:
-    """Write the configuration and error bodies into a new temporary folder; return it."""
+def prepare_front(listen: str, upstream: str, folder: Path,
+                  settings: Settings | None = None) -> None:
+    """Write the configuration and error bodies into ``folder`` (an empty one)."""
     settings = settings or Settings.load()
-    folder = Path(tempfile.mkdtemp(prefix="front-"))
     _error_bodies(folder / "errors")
     # Uploads: image, background, trimap and hint, as the matting service accepts them.
     max_body = 4 * settings.max_upload_bytes + 1024 * 1024
@@ -139,19 +135,3 @@ def prepare_front(listen: str, upstream: str, settings: Settings | None = None) 
         nobody = pwd.getpwnam("nobody")
         for path in (folder, *folder.rglob("*")):
             os.chown(path, nobody.pw_uid, nobody.pw_gid)
-    return folder
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="remove-background-front",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--listen", default="0.0.0.0:5000", help="default: %(default)s")
-    parser.add_argument("--upstream", default="127.0.0.1:5001", help="default: %(default)s")
-    args = parser.parse_args(argv)
-    command = nginx_command(prepare_front(args.listen, args.upstream))
-    sys.stdout.flush()
-    os.execv(command[0], command)
-
-
-if __name__ == "__main__":
-    main()

@@ -129,15 +129,21 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                              "for every interface)")
     parser.add_argument("--matting-port", type=int, default=5000)
     parser.add_argument("--segmentation-port", type=int, default=3000)
+    parser.add_argument("--only", choices=["matting"],
+                        help="only the matting service and its front, for a segmentation "
+                             "service elsewhere (SEGMENTATION_URL, SEGMENTATION_API_KEY): what "
+                             "the matting service's container runs")
     return parser.parse_args(argv)
 
 
 def _stop(processes: list[subprocess.Popen], timeout: float = 40.0) -> None:
-    """SIGTERM each process still running (gunicorn then finishes the requests in progress),
-    then SIGKILL what is left after ``timeout`` seconds."""
+    """Ask each process still running to stop gracefully (gunicorn: SIGTERM, nginx: SIGQUIT;
+    both finish the requests in progress), then SIGKILL what is left after ``timeout``
+    seconds."""
     for process in processes:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+            graceful = signal.SIGQUIT if Path(process.args[0]).name == "nginx" else signal.SIGTERM
+            process.send_signal(graceful)
     deadline = time.monotonic() + timeout
     for process in processes:
         try:
@@ -160,14 +166,29 @@ def service_environments(environ: Mapping[str, str], segmentation_bind: str,
     return segmentation, matting
 
 
+def _start(args: argparse.Namespace, folder: Path) -> list[subprocess.Popen]:
+    """The services' processes (gunicorn for each, nginx for the front), started."""
+    front = nginx_command(folder)  # first: it fails when nginx is missing
+    matting_bind = f"127.0.0.1:{free_port()}"
+    if args.only == "matting":
+        services = [("matting_api", {**os.environ, "BIND": matting_bind})]
+    else:
+        services = list(zip(("segmentation_api", "matting_api"), service_environments(
+            os.environ, f"127.0.0.1:{args.segmentation_port}", matting_bind), strict=True))
+    prepare_front(f"{args.host}:{args.matting_port}", matting_bind, folder)
+    processes = [subprocess.Popen(gunicorn_command(service), env=env) for service, env in services]
+    return [*processes, subprocess.Popen(front)]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
-    segmentation_env, matting_env = service_environments(
-        os.environ, f"127.0.0.1:{args.segmentation_port}", f"127.0.0.1:{free_port()}")
-    folder = prepare_front(f"{args.host}:{args.matting_port}", matting_env["BIND"])
-    processes = [subprocess.Popen(gunicorn_command("segmentation_api"), env=segmentation_env),
-                 subprocess.Popen(gunicorn_command("matting_api"), env=matting_env),
-                 subprocess.Popen(nginx_command(folder))]
+    folder = Path(tempfile.mkdtemp(prefix="front-"))
+    try:
+        processes = _start(args, folder)
+    except RuntimeError as exc:  # nginx is missing
+        shutil.rmtree(folder, ignore_errors=True)
+        print(f"remove-background-services: {exc}", file=sys.stderr)
+        return 1
 
     def _terminate(signum, _frame) -> None:
         raise SystemExit(128 + signum)

@@ -86,9 +86,16 @@ def keyed(documents: list[dict]) -> dict[tuple[str, str], dict]:
     return {(d["kind"], d["metadata"]["name"]): d for d in documents}
 
 
+SERVICES_COMMAND = ["python", "-m", "service_common.serve"]  # remove-background-services
+
+
 def app_module(container: dict) -> str:
-    """The package a gunicorn container serves: ``segmentation_api`` or ``matting_api``."""
-    return container["command"][-1].split(":")[0]
+    """The package a container serves: ``segmentation_api`` or ``matting_api``, under gunicorn
+    or under ``remove-background-services --only NAME`` (the service behind its front)."""
+    command = container["command"]
+    if command[:3] == SERVICES_COMMAND:
+        return command[command.index("--only") + 1] + "_api"
+    return command[-1].split(":")[0]
 
 
 def environment(container: dict) -> dict[str, dict]:

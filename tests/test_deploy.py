@@ -21,11 +21,13 @@ import yaml
 from background_replacement.settings import Settings
 from models import CATALOG
 from service_common.gunicorn_base import gunicorn_settings
+from service_common.serve import parse_arguments
 from testing.launcher import ROOT
 from tests.manifests import (
     DEPLOY,
     KUSTOMIZATIONS,
     RENDERED,
+    SERVICES_COMMAND,
     app_module,
     by_kind,
     containers,
@@ -52,7 +54,24 @@ def readme_commands() -> dict[str, list[str]]:
         words = [w for w in shlex.split(line) if not re.fullmatch(r"[A-Z_]+=.*", w)]
         if words and words[0].endswith("gunicorn"):
             commands[words[-1].split(":")[0]] = ["gunicorn", *words[1:]]
+        elif words and words[0].endswith("remove-background-services"):
+            command = [*SERVICES_COMMAND, *words[1:]]
+            commands[app_module({"command": command})] = command
     return commands
+
+
+def served_port(container: dict, module: str, monkeypatch) -> tuple[str, int]:
+    """The address (host, port) a container serves on: gunicorn's ``BIND``, or the front's
+    ``--host`` and ``--matting-port`` for the service behind its front."""
+    command = container["command"]
+    if command[:3] == SERVICES_COMMAND:
+        args = parse_arguments(command[3:])
+        return args.host, args.matting_port
+    monkeypatch.delenv("BIND", raising=False)
+    conf = importlib.reload(importlib.import_module(f"{module}.gunicorn_conf"))
+    default_port = int(conf.bind.rsplit(":", 1)[1])
+    assert environment(container)["BIND"]["value"] == f"0.0.0.0:{default_port}"
+    return "0.0.0.0", default_port
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +91,7 @@ def routes() -> dict[str, set[str]]:
 def test_every_manifest_is_valid_kubernetes(kustomization, version):
     documents = RENDERED[kustomization]
     assert {d["kind"] for d in documents} == {"Deployment", "Service", "HorizontalPodAutoscaler",
-                                              "PodDisruptionBudget"}
+                                              "NetworkPolicy", "PodDisruptionBudget"}
     for document in documents:
         kubernetes_validate.validate(document, version, strict=True)  # raises when invalid
 
@@ -108,15 +127,12 @@ def test_each_service_is_a_deployment_a_service_an_autoscaler_and_a_budget(kusto
 
 
 @pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
-def test_probes_ask_the_apps_routes_on_the_port_gunicorn_binds(kustomization, routes,
-                                                                monkeypatch):
-    monkeypatch.delenv("BIND", raising=False)
+def test_probes_ask_the_apps_routes_on_the_port_the_container_serves(kustomization, routes,
+                                                                      monkeypatch):
     for _, container in serving(RENDERED[kustomization]):
         module = app_module(container)
-        conf = importlib.reload(importlib.import_module(f"{module}.gunicorn_conf"))
-        default_port = int(conf.bind.rsplit(":", 1)[1])
-        bind = environment(container)["BIND"]["value"]
-        assert bind == f"0.0.0.0:{default_port}"
+        host, default_port = served_port(container, module, monkeypatch)
+        assert host == "0.0.0.0"
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         probes = {kind: container[kind]["httpGet"]
                   for kind in ("startupProbe", "readinessProbe", "livenessProbe")}
@@ -151,6 +167,30 @@ def test_grace_period_outlasts_prestop_and_gunicorns_graceful_timeout(kustomizat
 def containerfile_instruction(name: str) -> str:
     lines = (DEPLOY / "Containerfile").read_text().splitlines()
     return next(line.split(None, 1)[1] for line in lines if line.startswith(name + " "))
+
+
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_one_secret_gives_both_services_the_segmentation_key(kustomization):
+    for _, container in serving(RENDERED[kustomization]):
+        source = environment(container)["SEGMENTATION_API_KEY"]["valueFrom"]["secretKeyRef"]
+        assert source["name"] == "segmentation-api-key" and source["key"] == "key"
+
+
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_only_matting_pods_reach_the_segmentation_service(kustomization):
+    documents = RENDERED[kustomization]
+    policy = keyed(documents)["NetworkPolicy", "segmentation"]["spec"]
+    deployments = {d["metadata"]["name"]: d for d in by_kind(documents, "Deployment")}
+    labels = {name: d["spec"]["template"]["metadata"]["labels"]
+              for name, d in deployments.items()}
+    assert policy["podSelector"]["matchLabels"].items() <= labels["segmentation"].items()
+    assert policy["policyTypes"] == ["Ingress"]
+    [rule] = policy["ingress"]
+    [source] = rule["from"]
+    allowed = source["podSelector"]["matchLabels"]
+    assert allowed.items() <= labels["matting"].items()
+    assert not allowed.items() <= labels["segmentation"].items()
+    assert [port["port"] for port in rule["ports"]] == ["http"]
 
 
 def test_the_image_and_the_deployments_run_the_readme_command():
