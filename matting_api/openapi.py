@@ -26,7 +26,9 @@ def _named_background() -> dict[str, Any]:
     """GET /backgrounds/{name}."""
     return {"get": {
         "summary": "A named background, scaled to cover width×height and centre-cropped when "
-                   "both are given (as /matte draws it), else at its own size.",
+                   "both are given (as /matte draws it), else at its own size; width×height is "
+                   "charged to MAX_PIXELS_IN_FLIGHT and the request takes an in-flight slot, "
+                   "as an upload does.",
         "parameters": [
             {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
             *({"name": side, "in": "query", "required": False,
@@ -34,7 +36,7 @@ def _named_background() -> dict[str, Any]:
               for side in ("width", "height"))],
         "responses": {"200": {"description": "The background.",
                               "content": {"image/png": {"schema": BINARY_FILE}}},
-                      **error_responses(400, 404, 413)}}}
+                      **error_responses(400, 404, 413, 503)}}}
 
 
 HINT_FORM = (

@@ -17,19 +17,22 @@ ERROR_SCHEMA = {
 }
 
 ERROR_MEANINGS = {
-    400: "A parameter is missing, malformed or out of range, or the image is corrupt.",
+    400: "A parameter is missing, malformed or out of range, the image is corrupt, or the "
+         "body itself is malformed (a bad chunk, JSON nested too deeply).",
     403: "API keys are configured and the X-Api-Key header holds none of them.",
     404: "No such path, or nothing of that name.",
     405: "Method not allowed on this path.",
     413: f"The upload is too large: bytes, pixels or a side over {MAX_IMAGE_SIDE} (read from "
-         "the image header).",
+         "the image header), or the request's images together have more pixels than the "
+         "service works on at once (MAX_PIXELS_IN_FLIGHT).",
     415: f"The upload is not an image in a format this service reads: {INPUT_FORMATS_TEXT}.",
     422: "No person was found, 'people' or 'points' names a person the photo does not have "
          "(no_such_person: an index past the last one, a point on nobody), or the result is "
          f"too large for the asked format (WebP: {FORMAT_MAX_SIDE['webp']} a side).",
     502: "The segmentation service answered something unusable.",
-    503: "Overloaded (retry after Retry-After seconds) or the segmentation service is down.",
-    504: "The segmentation service did not answer in time.",
+    503: "Overloaded: every in-flight slot or the pixel budget is taken (retry after "
+         "Retry-After seconds), or the segmentation service is down.",
+    504: "The segmentation service did not answer in time (retry after Retry-After seconds).",
 }
 
 
