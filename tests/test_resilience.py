@@ -92,6 +92,8 @@ def test_segmentation_killed_mid_run(start_service, astronaut_png):
         assert failed, "some requests must have met the dead segmentation service"
         assert set(failed) <= {502, 503, 504}, statuses
         assert all("segmentation" in e["code"] for e in errors), errors
+        address = f"127.0.0.1:{segmentation.port}"  # internal: never told to a client
+        assert not any(address in e["message"] for e in errors), errors
         assert matting.alive()
         segmentation.process.wait()
         segmentation.start()  # the same port; the matting service is not restarted
