@@ -6,8 +6,8 @@ Keys come from the environment (``API_KEYS``, comma-separated) or a file (``API_
 key a line, ``#`` comments), never from the repository. They are compared in constant time and
 never logged. GET routes (health checks, the OpenAPI document, the page and its files) stay open
 to requests without a key. A refused request is answered before its body is parsed and takes
-no in-flight slot; behind the front (``service_common.front``) its body was read by nginx, within
-the front's size and time limits, never by a worker thread.
+no in-flight slot; behind the front (``service_common.front``) its body arrives at loopback speed,
+since nginx has read it within the front's size and time limits.
 """
 
 from __future__ import annotations

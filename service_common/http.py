@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from background_replacement.settings import Settings
 from service_common.api_keys import load_keys, require_api_keys
@@ -34,6 +36,18 @@ def configure_app(app: Flask, settings: Settings, uploads: int = 1,
     def _security_headers(response):
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        return response
+
+    @app.after_request
+    def _read_refused_body(response):
+        """Read what is left of the body of a refused request (a wrong key, no free slot, a
+        parameter checked before the upload): gunicorn closes a connection whose body was not
+        read, which the front would answer as 502 instead of this answer. Behind the front
+        the body has already arrived; its size is bounded by the body limit."""
+        if response.status_code >= 400:
+            with suppress(HTTPException, OSError):
+                while request.stream.read(1 << 16):
+                    pass
         return response
 
     # Before the in-flight limit: a request without a valid key never takes a slot.

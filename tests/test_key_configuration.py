@@ -16,10 +16,12 @@ def test_api_keys_alone_make_a_working_keyed_service(production_services, astron
     keyed = requests.post(url + "/matte", files={"image": astronaut_png},
                           headers={API_KEY_HEADER: PRODUCTION_KEY}, timeout=60)
     assert keyed.status_code == 200, keyed.text[:300]
+    large = astronaut_png + bytes(4 * 1024 * 1024)  # far more than gunicorn drains by itself
     for headers in ({}, {API_KEY_HEADER: "wrong"}):
-        refused = requests.post(url + "/matte", files={"image": astronaut_png},
-                                headers=headers, timeout=60)
-        assert refused.status_code == 403
+        for upload in (astronaut_png, large):
+            refused = requests.post(url + "/matte", files={"image": upload}, headers=headers,
+                                    timeout=60)
+            assert refused.status_code == 403  # the front passes the service's answer on
 
 
 def test_the_segmentation_service_wants_its_own_key(production_services, astronaut_png):
