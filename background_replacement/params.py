@@ -1,5 +1,6 @@
-"""The pipeline's tunable parameters (detection and trimap): their defaults and ranges, declared
-here once; the services' forms, their OpenAPI documents and the Python API read them."""
+"""The pipeline's tunable parameters (detection and trimap, and the composite's effects): their
+defaults and ranges, declared here once; the services' forms, their OpenAPI documents, the
+command lines and the Python API read them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ class NumberRange:
     low: float | int
     high: float | int
     integer: bool = False
+    help: str = ""  # one line for the OpenAPI document and the command line
 
 
 # Detection and trimap parameters, named the same in the services and the Python API; their
@@ -30,6 +32,16 @@ TRIMAP_PARAMETERS: dict[str, NumberRange] = {
     "erode_iterations": NumberRange(5, 0, 50, integer=True),
     "dilate_iterations": NumberRange(5, 0, 50, integer=True),
 }
+
+
+def check_range(name: str, value: float | int, bounds: NumberRange) -> None:
+    """Raise ``ValueError`` when ``value`` is not within ``bounds`` (or not an integer where
+    one is needed)."""
+    if bounds.integer and int(value) != value:
+        raise ValueError(f"'{name}' must be an integer, got {value!r}")
+    if not bounds.low <= value <= bounds.high:  # also false for NaN
+        raise ValueError(f"'{name}' must be between {bounds.low:g} and {bounds.high:g}, "
+                         f"got {value!r}")
 
 
 def _default(name: str):
@@ -50,12 +62,7 @@ class TrimapParams:
     def validate(self) -> TrimapParams:
         """Raise ``ValueError`` naming the first parameter out of its range; else ``self``."""
         for field in fields(self):
-            bounds, value = TRIMAP_PARAMETERS[field.name], getattr(self, field.name)
-            if bounds.integer and int(value) != value:
-                raise ValueError(f"'{field.name}' must be an integer, got {value!r}")
-            if not bounds.low <= value <= bounds.high:  # also false for NaN
-                raise ValueError(f"'{field.name}' must be between {bounds.low:g} and "
-                                 f"{bounds.high:g}, got {value!r}")
+            check_range(field.name, getattr(self, field.name), TRIMAP_PARAMETERS[field.name])
         if self.bg_threshold >= self.fg_threshold:
             raise ValueError(f"'bg_threshold' ({self.bg_threshold:g}) must be below "
                              f"'fg_threshold' ({self.fg_threshold:g})")
@@ -78,3 +85,49 @@ def scaled_band(params: TrimapParams, scale: float) -> TrimapParams:
 
     return replace(params, erode_iterations=scaled(params.erode_iterations),
                    dilate_iterations=scaled(params.dilate_iterations))
+
+
+# The composite's effects (``background_replacement.effects``), named the same in /matte, the
+# commands and the Python API. All off by default: a composite is alpha·F + (1 − alpha)·B with
+# the photo's own colours unless asked, so existing callers get the same pixels; the page and
+# the README show each one. 0.5 is the strength the README's pictures and the bench use.
+EFFECT_PARAMETERS: dict[str, NumberRange] = {
+    "harmonise": NumberRange(0.0, 0.0, 1.0, help=(
+        "match the people's colour and brightness to a picture or blur background; 0 off, "
+        "1 fully")),
+    "light_wrap": NumberRange(0.0, 0.0, 1.0, help=(
+        "the background's light on the people's soft edges (hair); 0 off, 1 strongest")),
+    "shadow": NumberRange(0.0, 0.0, 1.0, help=(
+        "opacity of a contact and cast shadow on a picture or colour background; 0 off")),
+    "shadow_angle": NumberRange(0.0, -60.0, 60.0, help=(
+        "degrees the cast shadow leans from straight behind the people (light from the "
+        "front): negative to the left, positive to the right")),
+}
+
+
+def _effect_default(name: str):
+    return EFFECT_PARAMETERS[name].default
+
+
+@dataclass(frozen=True)
+class Effects:
+    """Strengths of the composite's effects; ``validate`` checks them against their ranges."""
+
+    harmonise: float = _effect_default("harmonise")
+    light_wrap: float = _effect_default("light_wrap")
+    shadow: float = _effect_default("shadow")
+    shadow_angle: float = _effect_default("shadow_angle")
+
+    def validate(self) -> Effects:
+        """Raise ``ValueError`` naming the first effect out of its range; else ``self``."""
+        for field in fields(self):
+            check_range(field.name, getattr(self, field.name), EFFECT_PARAMETERS[field.name])
+        return self
+
+    def to_form(self) -> dict[str, str]:
+        """The effects that differ from their defaults, as form fields."""
+        return {name: f"{value:g}" for name, value in asdict(self).items()
+                if value != EFFECT_PARAMETERS[name].default}
+
+
+NO_EFFECTS = Effects()

@@ -12,12 +12,19 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from background_replacement.backgrounds import Background
+from background_replacement.backgrounds import Background, Blur, Colour, Picture
 from background_replacement.compositing import composite, cutout, to_uint8
+from background_replacement.effects import NOTHING_APPLIED, Applied, apply_effects, plan
 from background_replacement.hints import Hint, merge_hint
 from background_replacement.images import Photo
 from background_replacement.matters import Matte, Matter
-from background_replacement.params import DEFAULT_PARAMS, TrimapParams, scaled_band
+from background_replacement.params import (
+    DEFAULT_PARAMS,
+    NO_EFFECTS,
+    Effects,
+    TrimapParams,
+    scaled_band,
+)
 from background_replacement.people import EVERYONE, People, PeopleChoice, mask_height
 from background_replacement.segmenters import PersonSegmenter
 from background_replacement.timing import StageTimer
@@ -59,10 +66,12 @@ class TrimapResult:
 @dataclass(frozen=True)
 class Rendered:
     """``pixels``: uint8 H×W (alpha, trimap), H×W×3 or H×W×4; ``unchanged``: nobody was found
-    and the photo came back as it was (``if_no_person="original"``)."""
+    and the photo came back as it was (``if_no_person="original"``); ``applied``: the effects
+    the composite received."""
 
     pixels: np.ndarray
     unchanged: bool = False
+    applied: Applied = NOTHING_APPLIED
 
 
 @dataclass(frozen=True)
@@ -220,18 +229,31 @@ def matte_people(matter: Matter, photo: Photo, trimap: np.ndarray, people: int,
     return matte
 
 
+def effects_over(effects: Effects, output: str, background: Background) -> Applied:
+    """Which ``effects`` an output gets: only a composite over a background with pixels
+    (never a transparent result, a cutout, alpha, foreground or trimap); see ``plan``."""
+    if output != "composite" or background.transparent:
+        return NOTHING_APPLIED
+    return plan(effects, ground=isinstance(background, Picture | Colour),
+                picture=isinstance(background, Picture | Blur))
+
+
 def render(output: str, photo: Photo, matte: Matte, trimap: np.ndarray,
-           background: Background) -> np.ndarray:
-    """The requested ``output`` (one of ``OUTPUTS``) from a photo, its matte and trimap."""
+           background: Background, effects: Effects = NO_EFFECTS) -> Rendered:
+    """The requested ``output`` (one of ``OUTPUTS``) from a photo, its matte and trimap, with
+    the ``effects`` that apply to it (``effects_over``)."""
     if output == "trimap":
-        return trimap
+        return Rendered(trimap)
     if output == "alpha":
-        return to_uint8(matte.alpha)
+        return Rendered(to_uint8(matte.alpha))
     if output == "foreground":
-        return to_uint8(matte.foreground)
+        return Rendered(to_uint8(matte.foreground))
     if is_transparent(output, background):
-        return cutout(matte.foreground, matte.alpha)
-    return composite(matte.foreground, matte.alpha, background.behind(photo.rgb, matte.alpha))
+        return Rendered(cutout(matte.foreground, matte.alpha))
+    behind = background.behind(photo.rgb, matte.alpha)
+    applied = effects_over(effects, output, background)
+    foreground, behind = apply_effects(matte.foreground, matte.alpha, behind, effects, applied)
+    return Rendered(composite(foreground, matte.alpha, behind), applied=applied)
 
 
 def unchanged(photo: Photo) -> np.ndarray:
@@ -242,11 +264,11 @@ def unchanged(photo: Photo) -> np.ndarray:
 def matte_and_render(matter: Matter, photo: Photo, trimap: np.ndarray, people: int, *,
                      background: Background, output: str = "composite",
                      if_no_person: str = "error", timer: StageTimer | None = None,
-                     hint: Hint | None = None) -> Rendered:
+                     hint: Hint | None = None, effects: Effects = NO_EFFECTS) -> Rendered:
     """Everything after the trimap: the matte and the requested output. With nobody found,
     ``if_no_person`` decides: ``error`` raises ``NoPersonFound``, ``original`` gives the photo
     back unchanged, ``empty`` the background alone. ``hint``: the one merged into ``trimap``,
-    whose edge strokes the matter leaves unrefined."""
+    whose edge strokes the matter leaves unrefined; ``effects``: see ``render``."""
     timer = timer or StageTimer()
     if people == 0 and if_no_person == "error":
         raise NoPersonFound("No person was found in the image. Send if_no_person=original to "
@@ -258,7 +280,7 @@ def matte_and_render(matter: Matter, photo: Photo, trimap: np.ndarray, people: i
         matte = matte_people(matter, photo, trimap, people,
                              None if hint is None else hint.edges)
     with timer.stage("compositing"):
-        return Rendered(render(output, photo, matte, trimap, background))
+        return render(output, photo, matte, trimap, background, effects)
 
 
 def warm_up(segmenter: PersonSegmenter | None = None, matter: Matter | None = None) -> None:
