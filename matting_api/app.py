@@ -46,7 +46,7 @@ from service_common.images import (
     mimetype,
 )
 from service_common.memory import limit_malloc_arenas
-from service_common.params import form_number, people_choice, trimap_params
+from service_common.params import effects, form_number, people_choice, trimap_params
 from service_common.pixel_budget import charge_pixels
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ def _parse_job() -> tuple[MatteJob, str]:
     fmt = _choice("format", tuple(ENCODE_FORMATS), "png")
     if_no_person = _choice("if_no_person", NO_PERSON_CHOICES, "error")
     params = trimap_params(request.form)
+    chosen_effects = effects(request.form)
     choice = people_choice(request.form)
     image_bytes = read_upload("image")
     image = decode_upload(image_bytes, "image")
@@ -112,7 +113,8 @@ def _parse_job() -> tuple[MatteJob, str]:
                        "other.")
     job = MatteJob(image_bytes=image_bytes, image=image, background=background,
                    output=output, params=params, if_no_person=if_no_person, trimap=trimap,
-                   choice=choice, hint=_uploaded_hint(image.rgb.shape[:2]))
+                   choice=choice, hint=_uploaded_hint(image.rgb.shape[:2]),
+                   effects=chosen_effects)
     return job, fmt
 
 

@@ -13,6 +13,7 @@ from service_common.openapi import (
     LIVENESS,
     PEOPLE_SCHEMA,
     document,
+    effect_parameter_properties,
     error_responses,
     file_get,
     json_get,
@@ -48,6 +49,13 @@ HINT_FORM = (
     "transparent the automatic trimap stays.")
 
 
+EFFECTS_HEADER = (
+    "The effects the answer received, with their strengths (harmonise=0.5, light_wrap=0.3, "
+    "shadow=0.6), or none. Only a composite over a background with pixels gets any: "
+    "harmonise and light_wrap over a picture (named or uploaded) or blur, shadow over a "
+    "picture or a colour; a transparent result, cutout, alpha, foreground or trimap never.")
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI description of every route of the matting service."""
     properties = {
@@ -64,6 +72,7 @@ def openapi_document() -> dict[str, Any]:
         "hint": {**BINARY_FILE, "description": HINT_FORM},
         **people_parameter_properties(),
         **trimap_parameter_properties(),
+        **effect_parameter_properties(),
     }
     matte = {"post": {
         "summary": "Cut the people out of an image and put them over a background.",
@@ -72,7 +81,8 @@ def openapi_document() -> dict[str, Any]:
             "200": {"description": "The requested output at the input's size.", "headers": {
                 name: {"schema": {"type": "string"}} for name in (
                     "X-Matter", "X-Segmenter", "X-People-Count", "X-People-Found", "X-Hint",
-                    "X-Background", "Server-Timing")},
+                    "X-Background", "Server-Timing")} | {
+                "X-Effects": {"schema": {"type": "string"}, "description": EFFECTS_HEADER}},
                 "content": {mime: {"schema": BINARY_FILE}
                             for mime in ("image/png", "image/jpeg", "image/webp")}},
             **error_responses(400, 403, 413, 415, 422, 502, 503, 504)}}}

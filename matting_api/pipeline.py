@@ -10,7 +10,7 @@ import numpy as np
 from background_replacement.backgrounds import Background
 from background_replacement.hints import Hint
 from background_replacement.matters import Matter
-from background_replacement.params import TrimapParams
+from background_replacement.params import NO_EFFECTS, Effects, TrimapParams
 from background_replacement.people import EVERYONE, PeopleChoice
 from background_replacement.pipeline import (
     NoPersonFound,
@@ -37,6 +37,7 @@ class MatteJob:
     trimap: np.ndarray | None = None  # uploaded: skips segmentation
     choice: PeopleChoice = EVERYONE  # which people the segmentation service keeps
     hint: Hint | None = None  # merged into the trimap, whichever made it
+    effects: Effects = NO_EFFECTS  # on a composite over a background with pixels
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,10 @@ def run_matting(job: MatteJob, matter: Matter, segmentation: SegmentationClient,
     try:
         rendered = matte_and_render(matter, job.image, trimap, people, background=job.background,
                                     output=job.output, if_no_person=job.if_no_person,
-                                    timer=timer, hint=job.hint)
+                                    timer=timer, hint=job.hint, effects=job.effects)
     except NoPersonFound as exc:
         raise ApiError(422, "no_person", str(exc)) from None
     if rendered.unchanged:
         info["X-No-Person"] = "original"
+    info["X-Effects"] = rendered.applied.header(job.effects)
     return MatteResult(rendered.pixels, info)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any
 
-from background_replacement.params import TRIMAP_PARAMETERS
+from background_replacement.params import EFFECT_PARAMETERS, TRIMAP_PARAMETERS
 from background_replacement.people import MAX_POINTS, PEOPLE_CHOICES
 from service_common.images import FORMAT_MAX_SIDE, INPUT_FORMATS_TEXT, MAX_IMAGE_SIDE
 
@@ -44,6 +44,13 @@ def trimap_parameter_properties() -> dict[str, Any]:
                             "minimum": bounds.low, "maximum": bounds.high,
                             "default": bounds.default}
     return properties
+
+
+def effect_parameter_properties() -> dict[str, Any]:
+    """Schemas of the composite's effects (``EFFECT_PARAMETERS``)."""
+    return {name: {"type": "number", "minimum": bounds.low, "maximum": bounds.high,
+                   "default": bounds.default, "description": bounds.help}
+            for name, bounds in EFFECT_PARAMETERS.items()}
 
 
 def people_parameter_properties() -> dict[str, Any]:

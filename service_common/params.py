@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from background_replacement.params import TRIMAP_PARAMETERS, TrimapParams
+from background_replacement.params import (
+    EFFECT_PARAMETERS,
+    TRIMAP_PARAMETERS,
+    Effects,
+    TrimapParams,
+)
 from background_replacement.people import PeopleChoice
 from service_common.errors import ApiError
 
@@ -57,3 +62,10 @@ def people_choice(form: Mapping[str, str]) -> PeopleChoice:
         return PeopleChoice.parse(form.get("people"), form.get("points"))
     except ValueError as exc:
         raise ApiError(400, "bad_parameter", f"{exc}.") from None
+
+
+def effects(form: Mapping[str, str]) -> Effects:
+    """Parse and range-check the composite's effects a request sent; absent ones are off (their
+    defaults). Raises a 400 ``ApiError``."""
+    return Effects(**{name: float(form_number(form, name, r.default, r.low, r.high))
+                      for name, r in EFFECT_PARAMETERS.items()})

@@ -231,3 +231,47 @@ def test_portraits_dev_quality_floors(matting_service):
         assert result[name] >= floor, (name, result)
     for name, ceiling in DEV_CEILINGS.items():
         assert result[name] <= ceiling, (name, result)
+
+
+def beach(height: int, width: int) -> bytes:
+    """A warm picture background, brighter at the top, with texture (its light has a colour
+    the astronaut's photo lacks), as PNG bytes."""
+    rng = np.random.default_rng(5)
+    rows = np.linspace(1.0, 0.6, height, dtype=np.float32)[:, None, None]
+    picture = np.clip(rows * np.array([250, 190, 120]) + rng.normal(0, 12, (height, width, 3)),
+                      0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_effects_are_applied_named_and_never_touch_a_transparent_result(matting_service,
+                                                                        astronaut_png):
+    chosen = {"harmonise": "1", "light_wrap": "0.5", "shadow": "0.6", "shadow_angle": "20"}
+    picture = {"background": ("beach.png", beach(512, 512))}
+    plain = matte(matting_service, astronaut_png, files=picture)
+    shot = matte(matting_service, astronaut_png, files=picture, **chosen)
+    assert plain.headers["X-Effects"] == "none"
+    assert shot.headers["X-Effects"] == "harmonise=1, light_wrap=0.5, shadow=0.6"
+    alpha = decoded(matte(matting_service, astronaut_png, output="alpha"))
+    before, after = decoded(plain).astype(int), decoded(shot).astype(int)
+    person = alpha == 255
+    assert np.abs(after - before)[person].mean() > 1, "the person took the new light"
+    assert np.array_equal(after[:40, :40], before[:40, :40]), "nothing far from the people"
+    colour = matte(matting_service, astronaut_png, background="#3060a0", **chosen)
+    assert colour.headers["X-Effects"] == "shadow=0.6"  # no light to take from a colour
+    for form in ({"background": "transparent"}, {"output": "cutout"}, {"output": "alpha"}):
+        untouched = matte(matting_service, astronaut_png, **form)
+        with_effects = matte(matting_service, astronaut_png, **form, **chosen)
+        assert with_effects.headers["X-Effects"] == "none"
+        assert with_effects.content == untouched.content, form
+
+
+@pytest.mark.parametrize(("name", "value"), [("harmonise", "1.5"), ("light_wrap", "-0.1"),
+                                             ("shadow", "x"), ("shadow_angle", "90")])
+def test_effects_out_of_range_get_a_400_naming_them(matting_service, astronaut_png, name,
+                                                    value):
+    answer = matte(matting_service, astronaut_png, **{name: value})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "bad_parameter"
+    assert name in answer.json()["error"]["message"]
