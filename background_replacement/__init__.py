@@ -9,10 +9,10 @@ the trimap (``hints``), and the Python API: ``BackgroundReplacer`` and
 
 from background_replacement.api import BackgroundReplacer, default_replacer, replace
 from background_replacement.hints import Hint
-from background_replacement.params import TrimapParams
+from background_replacement.params import Effects, TrimapParams
 from background_replacement.people import NoSuchPerson, PeopleChoice
 from background_replacement.pipeline import NoPersonFound
 from background_replacement.settings import Settings
 
-__all__ = ["BackgroundReplacer", "Hint", "NoPersonFound", "NoSuchPerson", "PeopleChoice",
+__all__ = ["BackgroundReplacer", "Effects", "Hint", "NoPersonFound", "NoSuchPerson", "PeopleChoice",
            "Settings", "TrimapParams", "default_replacer", "replace"]

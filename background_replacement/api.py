@@ -23,7 +23,7 @@ from background_replacement.backgrounds import Background, Picture, load_library
 from background_replacement.hints import Hint
 from background_replacement.images import ImageSource, load_photo
 from background_replacement.matters import Matter, load_matter
-from background_replacement.params import DEFAULT_PARAMS, TrimapParams
+from background_replacement.params import DEFAULT_PARAMS, NO_EFFECTS, Effects, TrimapParams
 from background_replacement.people import PeopleChoice
 from background_replacement.pipeline import (
     NO_PERSON_CHOICES,
@@ -75,7 +75,8 @@ class BackgroundReplacer:
                 output: str = "composite", if_no_person: str = "error",
                 params: TrimapParams = DEFAULT_PARAMS, people: PeopleSelection = "all",
                 points: Sequence[tuple[float, float]] = (),
-                hint: ImageSource | Hint | None = None) -> np.ndarray:
+                hint: ImageSource | Hint | None = None,
+                effects: Effects = NO_EFFECTS) -> np.ndarray:
         """The people of ``image`` (a path, encoded bytes, a Pillow image or an RGB uint8
         H×W×3 array) over ``background`` (default: the ``green`` named background).
 
@@ -89,7 +90,10 @@ class BackgroundReplacer:
         numbers them); ``points``: (x, y) pixels, each keeping the person under it (added to
         ``people`` when that is not ``"all"``). The people left out are background. Raises
         ``NoSuchPerson`` for an index or point where nobody is. ``hint``: an image the photo's
-        size merged into the trimap (see ``background_replacement.hints``).
+        size merged into the trimap (see ``background_replacement.hints``). ``effects``:
+        ``Effects(harmonise=0.5, light_wrap=0.5, shadow=0.6)`` and so on, as ``/matte``'s fields
+        of the same names (a composite over a background with pixels only; out of range:
+        ``ValueError``).
         """
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {', '.join(OUTPUTS)}; got {output!r}")
@@ -97,6 +101,7 @@ class BackgroundReplacer:
             raise ValueError(f"if_no_person must be one of {', '.join(NO_PERSON_CHOICES)}; "
                              f"got {if_no_person!r}")
         params.validate()
+        effects.validate()
         choice = PeopleChoice.of(people, points)
         chosen = self.background(background)
         photo = load_photo(image)
@@ -106,7 +111,8 @@ class BackgroundReplacer:
         if hinted is not None:
             trimap, kept = with_hint(trimap, kept, hinted)
         return matte_and_render(self.matter, photo, trimap, kept, background=chosen,
-                                output=output, if_no_person=if_no_person, hint=hinted).pixels
+                                output=output, if_no_person=if_no_person, hint=hinted,
+                                effects=effects).pixels
 
 
 @functools.cache
@@ -120,8 +126,8 @@ def replace(image: ImageSource, *, background: BackgroundChoice = None,
             output: str = "composite", if_no_person: str = "error",
             params: TrimapParams = DEFAULT_PARAMS, people: PeopleSelection = "all",
             points: Sequence[tuple[float, float]] = (),
-            hint: ImageSource | Hint | None = None) -> np.ndarray:
+            hint: ImageSource | Hint | None = None, effects: Effects = NO_EFFECTS) -> np.ndarray:
     """One-off ``BackgroundReplacer.replace`` (see there); the models load on the first call."""
     return default_replacer().replace(image, background=background, output=output,
                                       if_no_person=if_no_person, params=params, people=people,
-                                      points=points, hint=hint)
+                                      points=points, hint=hint, effects=effects)

@@ -160,3 +160,18 @@ def test_edge_strokes_keep_the_solved_alpha_in_process_and_over_http(replacer, m
     assert response.status_code == 200, response.text
     served = np.asarray(Image.open(io.BytesIO(response.content)))
     assert np.abs(served.astype(int) - mine.astype(int)).max() <= 1
+
+
+def test_effects_in_process_as_over_http(replacer, matting_service, astronaut_png):
+    chosen = background_replacement.Effects(harmonise=1.0, light_wrap=0.5, shadow=0.6)
+    response = requests.post(matting_service.url + "/matte", files={"image": astronaut_png},
+                             data={"background": "studio", **chosen.to_form()}, timeout=120)
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Effects"] == "harmonise=1, light_wrap=0.5, shadow=0.6"
+    served = np.asarray(Image.open(io.BytesIO(response.content)))
+    local = replacer.replace(astronaut_png, background="studio", effects=chosen)
+    plain = replacer.replace(astronaut_png, background="studio")
+    assert np.abs(local.astype(int) - served.astype(int)).max() <= 1
+    assert np.abs(local.astype(int) - plain.astype(int)).max() > 10
+    with pytest.raises(ValueError, match="harmonise"):
+        replacer.replace(astronaut_png, effects=background_replacement.Effects(harmonise=2))
