@@ -17,7 +17,13 @@ from importlib import metadata
 from pathlib import Path
 
 from background_replacement.backgrounds import DEFAULT_BACKGROUND
-from background_replacement.params import TRIMAP_PARAMETERS, NumberRange, TrimapParams
+from background_replacement.params import (
+    EFFECT_PARAMETERS,
+    TRIMAP_PARAMETERS,
+    Effects,
+    NumberRange,
+    TrimapParams,
+)
 from background_replacement.people import PeopleChoice, parse_points
 from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
 from client.matting_client import (
@@ -61,7 +67,8 @@ def _version() -> str:
 
 
 def _number(name: str, bounds: NumberRange) -> Callable[[str], float | int]:
-    """An argparse type for trimap parameter ``name``: a number within its range."""
+    """An argparse type for parameter ``name`` (trimap or effect): a number within its
+    range."""
 
     def parse(text: str) -> float | int:
         try:
@@ -141,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
                             type=_number(name, bounds), metavar="N",
                             help=f"{bounds.low:g} to {bounds.high:g} "
                                  f"(default: {bounds.default:g})")
+    add_effect_arguments(parser)
     folders = parser.add_argument_group("folders")
     folders.add_argument("--flat", action="store_true",
                          help="write every result straight into OUTPUT instead of mirroring "
@@ -161,9 +169,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_effect_arguments(parser: argparse.ArgumentParser) -> None:
+    """The composite's effects as options (``--harmonise 0.5``, …), from ``EFFECT_PARAMETERS``;
+    shared with ``remove-background-video``."""
+    group = parser.add_argument_group(
+        "effects", "  on a composite over a picture, blur or colour; all off by default")
+    for name, bounds in EFFECT_PARAMETERS.items():
+        group.add_argument(f"--{name.replace('_', '-')}", dest=name,
+                           type=_number(name, bounds), metavar="N",
+                           help=f"{bounds.help}: {bounds.low:g} to {bounds.high:g} "
+                                f"(default: {bounds.default:g})")
+
+
+def effects_given(args: argparse.Namespace) -> Effects:
+    """The effects the command line asked for; the others keep their defaults."""
+    return Effects(**{name: float(getattr(args, name)) for name in EFFECT_PARAMETERS
+                      if getattr(args, name) is not None})
+
+
 def _fields(args: argparse.Namespace) -> dict[str, str]:
-    """The optional form fields the command line gave: ``if_no_person``, the people to keep
-    and the trimap parameters, checked together (bg below fg) as the service will."""
+    """The optional form fields the command line gave: ``if_no_person``, the people to keep,
+    the trimap parameters, checked together (bg below fg) as the service will, and the
+    effects."""
     given = {name: getattr(args, name) for name in TRIMAP_PARAMETERS
              if getattr(args, name) is not None}
     try:
@@ -171,7 +198,8 @@ def _fields(args: argparse.Namespace) -> dict[str, str]:
         choice = PeopleChoice.of(PeopleChoice.parse(args.people), args.points or ())
     except ValueError as exc:
         raise UsageError(str(exc).replace("'people'", "--people")) from None
-    fields = {name: str(value) for name, value in given.items()} | choice.to_form()
+    fields = ({name: str(value) for name, value in given.items()} | choice.to_form()
+              | effects_given(args).to_form())
     if args.if_no_person is not None:
         fields["if_no_person"] = args.if_no_person
     return fields

@@ -471,3 +471,19 @@ def test_watch_mode_processes_new_photos_once_written_and_stops_on_sigterm(
     text = log.read_text()
     assert "Traceback" not in text and "error:" not in text, text
     assert "wrote 3 of 3 images" in text
+
+
+def test_effects_reach_the_service_and_are_checked(matting_service, photo, tmp_path):
+    plain = cli(photo, tmp_path / "plain.png", "--background", "navy",
+                service=matting_service)
+    # The astronaut is cut off by the picture's bottom edge: that is the ground they stand on,
+    # and the shadow leaning 45° shows beside them.
+    shadow = cli(photo, tmp_path / "shadow.png", "--background", "navy", "--shadow", "1",
+                 "--shadow-angle", "-45", service=matting_service)
+    assert plain.returncode == 0 and shadow.returncode == 0, err(shadow)
+    darker = pixels(tmp_path / "plain.png").astype(int) - pixels(tmp_path / "shadow.png")
+    assert darker.max() > 20 and darker.min() >= 0, "the shadow only darkens the ground"
+    for args, message in ((["--harmonise", "2"], "must be between 0 and 1"),
+                          (["--shadow-angle", "x"], "must be a number")):
+        done = cli(photo, tmp_path / "x.png", *args, service=matting_service)
+        assert done.returncode == 2 and message in err(done), err(done)
