@@ -275,3 +275,22 @@ def test_overload_gets_503_with_retry_after_in_remove_bg_shape(start_service,
     refused = next(a for a in answers if a.status_code == 503)
     assert refused.headers["Retry-After"] == "3"
     assert refused.json()["errors"][0]["code"] == "overloaded"
+
+
+def test_add_shadow_darkens_the_ground_only_under_a_background(endpoint, photo):
+    placed = ["-F", f"image_file=@{photo}", "-F", "size=auto", "-F", "scale=60%",
+              "-F", "position=center", "-F", "format=png"]
+    _, plain_headers, plain = curl(endpoint, *placed, "-F", "bg_color=d0d0d0")
+    status, headers, shadowed = curl(endpoint, *placed, "-F", "bg_color=d0d0d0",
+                                     "-F", "add_shadow=true")
+    assert status == 200 and headers["x-effects"] == "shadow=0.6"
+    assert plain_headers["x-effects"] == "none"
+    darker = (np.asarray(image(plain).convert("RGB")).astype(int)
+              - np.asarray(image(shadowed).convert("RGB")))
+    assert darker.min() >= 0 and darker.max() > 40
+    rows = np.nonzero(darker.max(axis=(1, 2)) > 10)[0]
+    bottom = int(headers["x-foreground-top"]) + int(headers["x-foreground-height"])
+    assert rows.max() >= bottom - 1, "a contact shadow under the person"
+    _, clear_headers, clear = curl(endpoint, *placed)
+    status, headers, transparent = curl(endpoint, *placed, "-F", "add_shadow=true")
+    assert status == 200 and headers["x-effects"] == "none" and transparent == clear

@@ -34,7 +34,7 @@ ERROR_MEANINGS = {
 }
 RESULT_HEADERS = ("X-Width", "X-Height", "X-Type", "X-Credits-Charged", "X-Foreground-Top",
                   "X-Foreground-Left", "X-Foreground-Width", "X-Foreground-Height",
-                  "Server-Timing")
+                  "X-Effects", "Server-Timing")
 
 
 def _properties() -> dict[str, Any]:
@@ -66,6 +66,9 @@ def _properties() -> dict[str, Any]:
                      "description": "original, center, 'x%' or 'x% y%'"},
         "roi": {**text, "default": "0% 0% 100% 100%", "description": "x1 y1 x2 y2, px or %"},
         **{name: {**flag, "description": "accepted, no effect here"} for name in IGNORED_FLAGS},
+        "add_shadow": {**flag, "default": False, "description": (
+            "a contact and cast shadow under the person (as /matte's shadow=0.6) on a bg_color "
+            "or bg_image_file; none on a transparent result (X-Effects says which)")},
         "shadow_method": {**text, "enum": list(SHADOW_METHODS), "default": "latest",
                           "description": "accepted, no effect here"},
     }

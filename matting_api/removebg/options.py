@@ -31,7 +31,7 @@ SCALE_RANGE = (10.0, 100.0)
 # Fields that name a URL: this service never fetches one.
 URL_FIELDS = {"image_url": "image_file or image_file_b64", "bg_image_url": "bg_image_file"}
 # Accepted booleans, validated and without effect here (see README).
-IGNORED_FLAGS = ("add_shadow", "semitransparency")
+IGNORED_FLAGS = ("semitransparency",)
 
 _HEX = re.compile(r"^#?([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 _LENGTH = re.compile(r"^(\d+(?:\.\d+)?)(px|%)?$")
@@ -52,6 +52,7 @@ class RemoveBgOptions:
     scale: float | None = None
     position: tuple[float, float] | None = None
     roi: tuple[Length, Length, Length, Length] | None = None
+    add_shadow: bool = False  # over a background colour or picture only
 
 
 def _bad(code: str, message: str) -> ApiError:
@@ -195,4 +196,5 @@ def parse_options(fields: Mapping[str, str]) -> RemoveBgOptions:
         crop_margin=_parsed(fields, "crop_margin", parse_margins, NO_MARGINS),
         scale=_parsed(fields, "scale", parse_scale, None),
         position=_parsed(fields, "position", parse_position, None),
-        roi=_parsed(fields, "roi", parse_roi, None))
+        roi=_parsed(fields, "roi", parse_roi, None),
+        add_shadow=parse_flag(fields, "add_shadow", False))

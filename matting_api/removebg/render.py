@@ -10,10 +10,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from background_replacement import effects
 from background_replacement.backgrounds import Transparent
 from background_replacement.compositing import cover
 from background_replacement.matters import Matter
-from background_replacement.params import DEFAULT_PARAMS
+from background_replacement.params import DEFAULT_PARAMS, Effects
 from background_replacement.timing import StageTimer
 from matting_api.pipeline import MatteJob, run_matting
 from matting_api.removebg.geometry import Box, GeometryError, foreground_box, layout, roi_box
@@ -25,6 +26,8 @@ from service_common.images import DecodedImage, check_encodable, encode_image, m
 # What the zip answer holds, by remove.bg's names: the colours and the matte.
 ZIP_COLOUR, ZIP_ALPHA = "color.jpg", "alpha.png"
 JPEG_BACKDROP = (255, 255, 255)  # what transparent regions become in a JPEG
+# add_shadow: /matte's shadow at this opacity, straight behind (remove.bg gives no direction).
+SHADOW = Effects(shadow=0.6)
 _ENCODE_NAMES = {"png": "png", "jpg": "jpeg"}  # remove.bg's format names → the encoder's
 MIMETYPES = {name: mimetype(fmt) for name, fmt in _ENCODE_NAMES.items()} | {
     "zip": "application/zip"}
@@ -89,14 +92,33 @@ def over(foreground: np.ndarray, background: np.ndarray) -> np.ndarray:
                      ).astype(np.uint8)
 
 
-def _background(options: RemoveBgOptions, background_rgb: np.ndarray | None, height: int,
-                width: int) -> np.ndarray | None:
+def _background(options: RemoveBgOptions, background_rgb: np.ndarray | None,
+                placed: np.ndarray) -> np.ndarray | None:
+    """The backdrop behind the ``placed`` subject (RGBA uint8 H×W×4): the picture or the colour
+    (one RGBA colour, broadcast, unless a shadow falls on it), with ``add_shadow``'s shadow;
+    None when transparent."""
+    height, width = placed.shape[:2]
     if background_rgb is not None:
         rgb = cover(background_rgb, height, width)
-        return np.dstack([rgb, np.full((height, width), 255, np.uint8)])
-    if options.bg_color is not None:
-        return np.array(options.bg_color, np.uint8)
-    return None
+    elif options.bg_color is not None:
+        if not options.add_shadow:
+            return np.array(options.bg_color, np.uint8)
+        rgb = np.broadcast_to(np.array(options.bg_color[:3], np.uint8), (height, width, 3))
+    else:
+        return None
+    opaque = np.full((height, width), 255 if options.bg_color is None else options.bg_color[3],
+                     np.uint8)
+    if options.add_shadow:
+        alpha = placed[..., 3].astype(np.float32) / 255
+        rgb = effects.shade(rgb, effects.shadow_map(alpha, SHADOW.shadow_angle), SHADOW.shadow)
+    return np.dstack([rgb, opaque])
+
+
+def shadow_header(options: RemoveBgOptions, background_rgb: np.ndarray | None) -> str:
+    """``X-Effects`` for a remove.bg answer: the shadow when there was a ground for it."""
+    ground = background_rgb is not None or options.bg_color is not None
+    return effects.plan(SHADOW if options.add_shadow else Effects(), ground=ground,
+                        picture=False).header(SHADOW)
 
 
 def remove_background(job: RemoveBgJob, matter: Matter, segmentation: SegmentationClient,
@@ -130,11 +152,11 @@ def remove_background(job: RemoveBgJob, matter: Matter, segmentation: Segmentati
                            f"{plan.height} pixels; the limit is {job.max_pixels}.")
         check_encodable(plan.height, plan.width, "jpeg")
         placed = place(cutout, subject, plan.width, plan.height, plan.subject)
-        backdrop = _background(job.options, job.background_rgb, plan.height, plan.width)
+        backdrop = _background(job.options, job.background_rgb, placed)
         rgba = placed if backdrop is None else over(placed, backdrop)
     foreground = foreground_box(placed[..., 3]) or plan.subject
-    return RemoveBgResult(rgba=rgba, alpha=placed[..., 3], foreground=foreground,
-                          info=matted.info)
+    info = {**matted.info, "X-Effects": shadow_header(job.options, job.background_rgb)}
+    return RemoveBgResult(rgba=rgba, alpha=placed[..., 3], foreground=foreground, info=info)
 
 
 def output_format(result: RemoveBgResult, options: RemoveBgOptions) -> str:
