@@ -31,8 +31,14 @@ clip from ../shared/data/videos at its native size:
 
 Both services get two warm-up frames first, so no run pays for first-request costs.
 
+``--effects`` measures instead whether the composite's effects flicker: the clip in process
+(``LocalMatting``, stability on) over the still ``studio`` background, once plain and once with
+harmonisation, light wrap and shadow (``EFFECTS``), and for each the mean absolute change of
+the composited frames between consecutive frames, in levels, where the foreground picture
+did not move (more than 10 levels), beside alpha's flicker (× 255, levels too).
+
     .venv/bin/python -m bench.video [--clip asl_thanks.mkv] [--background asl_walk.mkv]
-                                    [--max-frames N] [--reference-frames 5]
+                                    [--max-frames N] [--reference-frames 5] [--effects]
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from background_replacement.params import Effects
 from bench.machine import describe, matmul_gflops
 from bench.matting_quality import straightforward_pipeline
 from client.frame_matting import DEFAULT_SOLVE_PIXELS, LocalMatting, ServiceMatting, matte_frame
@@ -63,6 +70,7 @@ from testing.launcher import ROOT, Service
 
 VIDEOS = ROOT.parent / "shared" / "data" / "videos"
 BACKENDS = {"SEGMENTER": "pose", "MATTER": "closed-form"}  # --segmenter replaces the first
+EFFECTS = Effects(harmonise=1.0, light_wrap=0.5, shadow=0.6)
 
 
 def flicker(alphas: list[np.ndarray], reference: list[np.ndarray]) -> float:
@@ -161,6 +169,50 @@ class Recorded:
         self._previous = result.image_rgb
 
 
+class Composited(Recorded):
+    """``Recorded``, and the composited frames."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pixels: list[np.ndarray] = []
+
+    def __call__(self, result: FrameResult) -> None:
+        super().__call__(result)
+        self.pixels.append(result.pixels.astype(np.float32))
+
+
+def still_change(recorded: Composited) -> float:
+    """Mean |frame_t − frame_t−1| of the composited frames (levels) over the pixels where the
+    foreground picture did not move."""
+    total, count = 0.0, 0
+    for t in range(1, len(recorded.pixels)):
+        still = ~recorded.moving[t]
+        total += float(np.abs(recorded.pixels[t] - recorded.pixels[t - 1])[still].sum())
+        count += 3 * int(still.sum())
+    return total / max(count, 1)
+
+
+def effects_flicker(clip: Path, max_frames: int | None) -> None:
+    """Print the composite's frame-to-frame change in still regions with and without
+    ``EFFECTS`` (see the module's docstring)."""
+    os.environ.update(BACKENDS)
+    matting = LocalMatting.load()
+    runs = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for label, effects in (("plain", Effects()), ("effects", EFFECTS)):
+            recorded = Composited()
+            replace_background(clip, Path(folder) / "out.mp4", background="studio",
+                               max_frames=max_frames, progress=False, on_frame=recorded,
+                               matting=matting, effects=effects,
+                               in_flight=len(os.sched_getaffinity(0)))
+            runs[label] = recorded
+    alpha = 255 * flicker(runs["plain"].on, runs["plain"].off)
+    print(f"effects {EFFECTS} over studio, {len(runs['plain'].pixels)} frames, stability on: "
+          f"alpha flicker {alpha:.3f} levels; composite change where the picture is still: "
+          f"plain {still_change(runs['plain']):.3f}, with effects "
+          f"{still_change(runs['effects']):.3f} levels a frame")
+
+
 def report_run(name: str, result, recorded: Recorded, full: Recorded | None) -> None:
     """One in-process run: rate, flicker, held back, distance from full size, stages."""
     off = flicker(recorded.off, recorded.off)
@@ -194,12 +246,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="SEGMENTER for the services and --local")
     parser.add_argument("--reference-frames", type=int, default=5,
                         help="frames the straightforward pipeline is timed on")
+    parser.add_argument("--effects", action="store_true",
+                        help="only measure the effects' flicker, in process")
     args = parser.parse_args(argv)
     BACKENDS["SEGMENTER"] = args.segmenter
     clip, background = VIDEOS / args.clip, VIDEOS / args.background
     for path in (clip, background):
         if not path.is_file():
             raise SystemExit(f"{path} is missing: the evaluation data lives beside the project")
+    if args.effects:
+        effects_flicker(clip, args.max_frames)
+        return 0
     info = probe(clip)
     length = info.frames or (round(info.duration * info.rate) if info.duration else "?")
     print(f"clip {clip.name}: {info.width}×{info.height}, {float(info.rate):g} fps, "

@@ -6,7 +6,8 @@ background, and the frames become a film again (the engine: ``client.video_engin
                            [--background-end loop|freeze|trim] [--server URL]
                            [--start SECONDS] [--duration SECONDS] [--max-frames N]
                            [--in-flight N] [--local] [--solve-pixels N]
-                           [--no-temporal-stability]
+                           [--no-temporal-stability] [--harmonise N] [--light-wrap N]
+                           [--shadow N] [--shadow-angle N]
 
 BACKGROUND is a video, or anything the core's background grammar reads: an image, ``#rrggbb``,
 a CSS colour name, ``blur``, ``transparent`` or the name of one of the service's backgrounds
@@ -32,6 +33,7 @@ from client.matting_client import (
     server_url,
 )
 from client.media import VideoError
+from client.remove_background import add_effect_arguments, effects_given
 from client.video_engine import (
     DEFAULT_IN_FLIGHT,
     DEFAULT_STABILITY,
@@ -76,6 +78,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--temporal-stability", action=argparse.BooleanOptionalAction,
                         default=True, help="smooth alpha over time on still parts of the "
                                            "picture (default: on)")
+    add_effect_arguments(parser)
     args = parser.parse_args(argv)
     if args.in_flight is not None and args.in_flight < 1:
         parser.error("--in-flight must be at least 1")
@@ -102,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             background_end=args.background_end,
             stability=DEFAULT_STABILITY if args.temporal_stability else None,
             in_flight=in_flight, start=args.start, duration=args.duration,
-            max_frames=args.max_frames, matting=matting, solve_pixels=args.solve_pixels)
+            max_frames=args.max_frames, matting=matting, solve_pixels=args.solve_pixels,
+            effects=effects_given(args))
     except KeyboardInterrupt:
         print(f"interrupted: nothing was written to {args.output}", file=sys.stderr)
         return 130

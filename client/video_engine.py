@@ -29,9 +29,11 @@ from tqdm.auto import tqdm
 
 from background_replacement.backgrounds import DEFAULT_BACKGROUND
 from background_replacement.compositing import composite, cutout
-from background_replacement.params import DEFAULT_PARAMS, TrimapParams
+from background_replacement.effects import NOTHING_APPLIED, Applied, VideoEffects, plan
+from background_replacement.params import DEFAULT_PARAMS, NO_EFFECTS, Effects, TrimapParams
+from background_replacement.pipeline import effects_over
 from background_replacement.timing import StageTimer
-from client.backdrops import BACKGROUND_ENDS, Backdrop, VideoBackdrop, open_backdrop
+from client.backdrops import BACKGROUND_ENDS, Backdrop, Timeless, VideoBackdrop, open_backdrop
 from client.frame_matting import (
     DEFAULT_SOLVE_PIXELS,
     FrameMatting,
@@ -88,16 +90,30 @@ class VideoResult:
     stages: dict[str, float] = field(default_factory=dict)
 
 
+def applied_over(effects: Effects, backdrop: Backdrop) -> Applied:
+    """Which ``effects`` a video's frames get over ``backdrop``: as ``/matte`` over the same
+    background; a background video is a picture with a ground."""
+    if isinstance(backdrop, VideoBackdrop):
+        return plan(effects, ground=True, picture=True)
+    if isinstance(backdrop, Timeless):
+        return effects_over(effects, "composite", backdrop.background)
+    return NOTHING_APPLIED
+
+
 def render(matted: Matted, alpha: np.ndarray, image_rgb: np.ndarray, backdrop: Backdrop,
-           time: Fraction) -> np.ndarray | None:
-    """The output picture: RGBA (F, alpha) when transparent, else F over the backdrop's frame;
-    None when the backdrop has ended."""
+           time: Fraction, look: tuple[VideoEffects, Applied] | None = None) -> np.ndarray | None:
+    """The output picture: RGBA (F, alpha) when transparent, else F over the backdrop's frame,
+    with the effects ``look`` applies (held steady from frame to frame); None when the
+    backdrop has ended."""
     if backdrop.transparent:
         return cutout(matted.foreground, alpha)
     behind = backdrop.behind(time, image_rgb, alpha)
     if behind is None:
         return None
-    return composite(matted.foreground, alpha, behind)
+    foreground = matted.foreground
+    if look is not None and look[1].names:
+        foreground, behind = look[0](foreground, alpha, behind, look[1])
+    return composite(foreground, alpha, behind)
 
 
 def seconds(value: float | str | Fraction | None) -> Fraction | None:
@@ -133,7 +149,8 @@ def replace_background(foreground: str | Path, output: str | Path, *,
                        client: MattingClient | None = None,
                        params: TrimapParams = DEFAULT_PARAMS,
                        matting: FrameMatting | None = None,
-                       solve_pixels: int = DEFAULT_SOLVE_PIXELS) -> VideoResult:
+                       solve_pixels: int = DEFAULT_SOLVE_PIXELS,
+                       effects: Effects = NO_EFFECTS) -> VideoResult:
     """Composite the people of ``foreground`` over ``background`` into ``output``.
 
     The output keeps the foreground's displayed size, frame rate, frame count (of the part
@@ -143,7 +160,8 @@ def replace_background(foreground: str | Path, output: str | Path, *,
     temporal stability off. ``on_frame`` sees every finished frame, in order. Frames are
     matted by the service at ``server`` (or through ``client``), or by ``matting``
     (``LocalMatting`` runs the core in this process), ``in_flight`` at once, each on at most
-    about ``solve_pixels`` pixels (0: at full size). Raises ``MattingError`` or
+    about ``solve_pixels`` pixels (0: at full size). ``effects`` as ``/matte``'s, held steady
+    from frame to frame (``VideoEffects``). Raises ``MattingError`` or
     ``VideoError``; on any exception, including ``KeyboardInterrupt``, nothing is left under
     ``output``'s name or beside it.
     """
@@ -166,6 +184,7 @@ def replace_background(foreground: str | Path, output: str | Path, *,
                          copy_audio=copy_audio)  # cleans up after itself if it fails
     job = _Job(writer, backdrop, AlphaStabilizer(stability) if stability else None, on_frame,
                info.rate, part.trimmed)
+    job.look = (VideoEffects(effects.validate()), applied_over(effects, backdrop))
     bar = _progress_bar(progress, expected_frames(info, part.start, part.duration, max_frames),
                         output.name)
     try:
@@ -278,6 +297,7 @@ class _Job(StageTimer):
         self.origin: Fraction | None = None  # the first frame's time: output time 0
         self.pts: int | None = None  # the last frame read's output timestamp
         self.last_pts = -1  # the last frame written's
+        self.look: tuple[VideoEffects, Applied] | None = None  # the effects, if any
 
     def timestamp(self, frame: Frame) -> int:
         """The output timestamp of the next frame read, in frames. The first one sets the
@@ -305,7 +325,7 @@ class _Job(StageTimer):
                 alpha = self.stabilizer(frame.rgb, matted.alpha, matted.people)
         time = Fraction(pts) / self.rate
         with self.stage("composite"):
-            pixels = render(matted, alpha, frame.rgb, self.backdrop, time)
+            pixels = render(matted, alpha, frame.rgb, self.backdrop, time, self.look)
         if pixels is None:
             return False
         with self.stage("encode"):

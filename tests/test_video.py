@@ -22,6 +22,7 @@ from PIL import Image
 
 from background_replacement.backgrounds import BACKGROUNDS_DIR
 from background_replacement.compositing import blurred_background, cover
+from background_replacement.params import Effects
 from client.matting_client import MattingClient, MattingError
 from client.media import read_frames
 from client.video_engine import FrameResult, replace_background
@@ -306,3 +307,22 @@ def test_overloaded_service_is_waited_for_and_retried(start_service, segmentatio
         assert [p.name for p in tmp_path.iterdir()] == ["patient.mp4"]
     finally:
         busy.stop()
+
+
+def test_effects_over_a_colour_and_on_the_command_line(matting_service, clips, tmp_path):
+    """The shadow reaches the video's frames (harmonisation has no light to take from a
+    colour), only darkens them, and the command refuses an effect out of range."""
+    frames: dict[str, list[np.ndarray]] = {"plain": [], "shadow": []}
+    for label, effects in (("plain", Effects()), ("shadow", Effects(harmonise=1.0, shadow=1.0,
+                                                                    shadow_angle=-45))):
+        replace_background(clips["talking"], tmp_path / f"{label}.mp4", background="#404080",
+                           server=matting_service.url, max_frames=4, progress=False,
+                           effects=effects,
+                           on_frame=lambda result, key=label: frames[key].append(result.pixels))
+    darker = [plain.astype(int) - shadow for plain, shadow
+              in zip(frames["plain"], frames["shadow"], strict=True)]
+    assert all(d.min() >= 0 and d.max() > 15 for d in darker)
+    done = subprocess.run([sys.executable, "-m", "client.video", str(clips["talking"]),
+                           str(tmp_path / "x.mp4"), "--shadow", "2"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "must be between 0 and 1" in done.stderr
