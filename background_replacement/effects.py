@@ -202,8 +202,10 @@ class Applied:
     names: tuple[str, ...] = ()
 
     def header(self, effects: Effects) -> str:
-        """The ``X-Effects`` value: ``harmonise=0.5, light_wrap=0.3`` or ``none``."""
-        return ", ".join(f"{name}={getattr(effects, name):g}" for name in self.names) or "none"
+        """The ``X-Effects`` value: ``harmonise=0.5, light_wrap=0.3, shadow=0.6,
+        shadow_angle=0`` (the angle with the shadow), or ``none``."""
+        names = (*self.names, "shadow_angle") if "shadow" in self.names else self.names
+        return ", ".join(f"{name}={getattr(effects, name):g}" for name in names) or "none"
 
 
 NOTHING_APPLIED = Applied()

@@ -51,7 +51,8 @@ HINT_FORM = (
 
 EFFECTS_HEADER = (
     "The effects the answer received, with their strengths (harmonise=0.5, light_wrap=0.3, "
-    "shadow=0.6), or none. Only a composite over a background with pixels gets any: "
+    "shadow=0.6, shadow_angle=0: the angle comes with the shadow), or none. Only a "
+    "composite over a background with pixels gets any: "
     "harmonise and light_wrap over a picture (named or uploaded) or blur, shadow over a "
     "picture or a colour; a transparent result, cutout, alpha, foreground or trimap never.")
 

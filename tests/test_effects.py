@@ -84,8 +84,9 @@ def test_shadow_falls_on_the_ground_behind_and_leans_with_the_angle():
 def test_the_header_names_what_was_applied():
     chosen = Effects(harmonise=0.5, light_wrap=0.25, shadow=0.6)
     assert effects.plan(chosen, ground=True, picture=True).header(chosen) == \
-        "harmonise=0.5, light_wrap=0.25, shadow=0.6"
-    assert effects.plan(chosen, ground=True, picture=False).header(chosen) == "shadow=0.6"
+        "harmonise=0.5, light_wrap=0.25, shadow=0.6, shadow_angle=0"
+    assert effects.plan(chosen, ground=True, picture=False).header(chosen) == \
+        "shadow=0.6, shadow_angle=0"
     assert effects.plan(NO_EFFECTS, ground=True, picture=True).header(NO_EFFECTS) == "none"
 
 

@@ -252,14 +252,16 @@ def test_effects_are_applied_named_and_never_touch_a_transparent_result(matting_
     plain = matte(matting_service, astronaut_png, files=picture)
     shot = matte(matting_service, astronaut_png, files=picture, **chosen)
     assert plain.headers["X-Effects"] == "none"
-    assert shot.headers["X-Effects"] == "harmonise=1, light_wrap=0.5, shadow=0.6"
+    assert shot.headers["X-Effects"] == \
+        "harmonise=1, light_wrap=0.5, shadow=0.6, shadow_angle=20"
     alpha = decoded(matte(matting_service, astronaut_png, output="alpha"))
     before, after = decoded(plain).astype(int), decoded(shot).astype(int)
     person = alpha == 255
     assert np.abs(after - before)[person].mean() > 1, "the person took the new light"
     assert np.array_equal(after[:40, :40], before[:40, :40]), "nothing far from the people"
     colour = matte(matting_service, astronaut_png, background="#3060a0", **chosen)
-    assert colour.headers["X-Effects"] == "shadow=0.6"  # no light to take from a colour
+    # No light to take from a colour: only the shadow.
+    assert colour.headers["X-Effects"] == "shadow=0.6, shadow_angle=20"
     for form in ({"background": "transparent"}, {"output": "cutout"}, {"output": "alpha"}):
         untouched = matte(matting_service, astronaut_png, **form)
         with_effects = matte(matting_service, astronaut_png, **form, **chosen)

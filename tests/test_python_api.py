@@ -167,7 +167,8 @@ def test_effects_in_process_as_over_http(replacer, matting_service, astronaut_pn
     response = requests.post(matting_service.url + "/matte", files={"image": astronaut_png},
                              data={"background": "studio", **chosen.to_form()}, timeout=120)
     assert response.status_code == 200, response.text
-    assert response.headers["X-Effects"] == "harmonise=1, light_wrap=0.5, shadow=0.6"
+    assert response.headers["X-Effects"] == \
+        "harmonise=1, light_wrap=0.5, shadow=0.6, shadow_angle=0"
     served = np.asarray(Image.open(io.BytesIO(response.content)))
     local = replacer.replace(astronaut_png, background="studio", effects=chosen)
     plain = replacer.replace(astronaut_png, background="studio")

@@ -12,6 +12,7 @@ import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -293,3 +294,56 @@ def test_the_page_asks_for_an_api_key_once_and_keeps_it_for_the_tab(start_servic
         web.check_healthy()
     finally:
         pages.close()
+
+
+def warm_picture(path: Path) -> Path:
+    """A textured picture under a warm light, brighter at the top: a light whose colour the
+    astronaut's photo lacks."""
+    rng = np.random.default_rng(5)
+    rows = np.linspace(1.0, 0.6, 512, dtype=np.float32)[:, None, None]
+    picture = rows * np.array([250, 190, 120]) + rng.normal(0, 12, (512, 512, 3))
+    Image.fromarray(np.clip(picture, 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_each_effect_toggles_with_a_live_preview_and_the_page_says_which_applied(
+        web, screenshots, record_property, tmp_path):
+    web.choose_photo(ASTRONAUT)
+    web.page.locator("#background-file").set_input_files(warm_picture(tmp_path / "warm.png"))
+    web.wait_for_result("your picture")
+    result = web.page.locator("#result")
+    web.expect(result).to_have_attribute("data-effects", "none")
+    _, plain = web.download()
+    shadow = "shadow=0.6, shadow_angle=0"
+    steps = (("#fx-harmonise", "harmonise=0.5"),
+             ("#fx-light-wrap", "harmonise=0.5, light_wrap=0.5"),
+             ("#fx-shadow", f"harmonise=0.5, light_wrap=0.5, {shadow}"))
+    answers = [plain]
+    for toggle, applied in steps:
+        web.page.locator(toggle).check()
+        web.expect(result).to_have_attribute("data-effects", applied,
+                                             timeout=RESULT_TIMEOUT_MS)
+        web.expect(web.page.locator("#effects-applied")).to_have_text(applied)
+        answers.append(web.download()[1])
+    web.page.locator("#shadow-angle").fill("-45")
+    web.expect(result).to_have_attribute(
+        "data-effects", "harmonise=0.5, light_wrap=0.5, shadow=0.6, shadow_angle=-45",
+        timeout=RESULT_TIMEOUT_MS)
+    answers.append(web.download()[1])
+    assert web.page.locator('input[data-field="shadow"]').get_attribute("max") == "1"
+    shot = screenshots / "web-page-effects.png"
+    web.page.screenshot(path=str(shot), full_page=True)
+    report_screenshot(shot, record_property)
+    pictures = [np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), int)
+                for data in answers]
+    for before, after in pairwise(pictures):
+        assert np.abs(after - before).max() > 10, "each toggle changes the result"
+    darker = pictures[3] - pictures[2]
+    assert darker.min() < -15 and darker.max() <= 1, "the shadow only darkens"
+    for toggle, _ in steps:
+        web.page.locator(toggle).uncheck()
+    web.expect(result).to_have_attribute("data-effects", "none", timeout=RESULT_TIMEOUT_MS)
+    assert web.download()[1] == plain, "all turned off, the first result comes back"
+    web.page.locator("#output").select_option("cutout")
+    web.expect(web.page.locator("#fx-harmonise")).to_be_disabled()
+    web.check_healthy()

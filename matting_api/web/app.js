@@ -17,6 +17,9 @@
   const backgroundFile = $("background-file");
   const output = $("output");
   const format = $("format");
+  const effects = $("effects");
+  const effectRanges = [...effects.querySelectorAll('input[type="range"]')];
+  const effectsApplied = $("effects-applied");
   const jpegOption = format.querySelector('option[value="jpeg"]');
   const tools = $("tools");
   const toolHint = $("tool-hint");
@@ -141,6 +144,31 @@
     jpegOption.disabled = needsAlpha();
     if (jpegOption.disabled && format.value === "jpeg") format.value = "png";
     backgroundChoices.disabled = output.value !== "composite";
+    effects.disabled = output.value !== "composite";
+  }
+
+  // The effects turned on, as /matte's fields: [[name, value], …].
+  function effectFields() {
+    if (output.value !== "composite") return [];
+    return effectRanges.filter((range) => $(range.dataset.toggle).checked)
+      .map((range) => [range.dataset.field, range.value]);
+  }
+
+  // Each slider's range as the service documents it (/openapi.json): declared once there.
+  async function loadEffectRanges() {
+    try {
+      const response = await fetch("openapi.json");
+      if (!response.ok) return;
+      const document = await response.json();
+      const fields = document.paths["/matte"].post.requestBody.content["multipart/form-data"]
+        .schema.properties;
+      for (const range of effectRanges) {
+        const field = fields[range.dataset.field];
+        if (field) Object.assign(range, { min: field.minimum, max: field.maximum });
+      }
+    } catch (error) {
+      // The sliders keep the ranges written in the page.
+    }
   }
 
   function describe(choice) {
@@ -246,13 +274,15 @@
     return { text: plain ? plain(what) : message, detail: hidden ? "" : message, code };
   }
 
-  async function showResult(blob, seconds, choice) {
+  async function showResult(blob, seconds, choice, applied = "none") {
     if (resultUrl) URL.revokeObjectURL(resultUrl);
     resultUrl = URL.createObjectURL(blob);
     result.src = resultUrl;
     await result.decode();
     result.hidden = false;
     result.dataset.background = choice.value;
+    result.dataset.effects = applied;
+    effectsApplied.textContent = applied;
     resultCaption.textContent = `Result: ${describe(choice)}`;
     const name = downloadName();
     info.textContent = `${result.naturalWidth} × ${result.naturalHeight} px · ` +
@@ -283,7 +313,7 @@
     const background = choice.kind === "upload" && picture
       ? `upload:${picture.name}:${picture.size}:${picture.lastModified}` : choice.value;
     return JSON.stringify([photoSerial, output.value, format.value, output.value === "composite"
-      ? background : "", chosenPeople, strokes.map((stroke) => stroke.id)]);
+      ? background : "", chosenPeople, strokes.map((stroke) => stroke.id), effectFields()]);
   }
 
   function remember(key, entry) {
@@ -314,6 +344,7 @@
     } else if (output.value === "composite" && choice.kind !== "default") {
       body.append("background", choice.value);
     }
+    for (const [name, value] of effectFields()) body.append(name, value);
     const chosenPeople = peopleField();
     if (chosenPeople) body.append("people", chosenPeople);
     const key = requestKey(choice, chosenPeople);
@@ -323,7 +354,7 @@
     hideError();
     const cached = cache.get(key);
     if (cached) {
-      await showResult(cached.blob, cached.seconds, choice);
+      await showResult(cached.blob, cached.seconds, choice, cached.applied);
       if (mine === sequence) setState("done");
       return;
     }
@@ -344,8 +375,9 @@
       const blob = await response.blob();
       if (mine !== sequence) return;
       const seconds = (performance.now() - started) / 1000;
-      remember(key, { blob, seconds });
-      await showResult(blob, seconds, choice);
+      const applied = response.headers.get("X-Effects") || "none";
+      remember(key, { blob, seconds, applied });
+      await showResult(blob, seconds, choice, applied);
       if (mine === sequence) setState("done");
     } catch (error) {
       if (error.name === "AbortError" || mine !== sequence) return;
@@ -831,4 +863,5 @@
   syncChoices();
   syncUndo();
   loadBackgrounds();
+  loadEffectRanges();
 })();
