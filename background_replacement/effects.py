@@ -33,6 +33,8 @@ NATURAL_OFFSET = np.array([0.091, -0.026, -0.057], np.float32)
 DEAD_ZONE = 0.2
 # The largest correction, log units: no light change makes skin green or blue.
 MAX_CORRECTION = 0.35
+LUT_SIZE = 4096  # steps of the tables harmonisation's gains are applied through
+WORK_SIDE = 640  # light wrap and the shadow are smooth: drawn on a copy at most this a side
 WRAP_SIGMA = 0.006  # light wrap's reach, a share of the diagonal
 SHADOW_LENGTH = 0.35  # the cast shadow's length on the ground, a share of the people's height
 CAST_DARKNESS, CONTACT_DARKNESS = 0.45, 0.75  # at full opacity, where each is darkest
@@ -117,10 +119,20 @@ def _small(shape: tuple[int, int], side: int = 256) -> tuple[int, int]:
 
 
 def apply_gains(foreground: np.ndarray, gains: np.ndarray) -> np.ndarray:
-    """The foreground colours (float32 H×W×3 in [0, 1]) under per-channel linear ``gains``."""
+    """The foreground colours (float32 H×W×3 in [0, 1]) under per-channel linear ``gains``.
+
+    Through a table of ``LUT_SIZE`` steps per channel (within 0.03 levels of the exact curve,
+    several times faster than decoding and encoding every pixel)."""
     if np.allclose(gains, 1.0):
         return foreground
-    return to_srgb(to_linear(foreground) * gains.astype(np.float32))
+    steps = np.linspace(0.0, 1.0, LUT_SIZE, dtype=np.float32)
+    index = np.clip(foreground * np.float32(LUT_SIZE - 1) + np.float32(0.5), 0,
+                    LUT_SIZE - 1).astype(np.int32)
+    result = np.empty_like(foreground, dtype=np.float32)
+    for channel in range(3):
+        table = to_srgb(to_linear(steps) * np.float32(gains[channel]))
+        result[..., channel] = table[index[..., channel]]
+    return result
 
 
 def harmonise(foreground: np.ndarray, alpha: np.ndarray, background_rgb: np.ndarray,
@@ -141,15 +153,21 @@ def light_wrap(foreground: np.ndarray, alpha: np.ndarray, background_rgb: np.nda
     """
     if amount <= 0:
         return foreground
-    sigma = max(1.0, WRAP_SIGMA * float(np.hypot(*alpha.shape)))
-    behind = (1.0 - alpha)[:, :, None]
-    light = cv2.GaussianBlur(background_rgb.astype(np.float32) / 255 * behind, (0, 0), sigma)
+    height, width = alpha.shape
+    small = _small(alpha.shape, WORK_SIDE)  # the blurs are smooth: work on a smaller copy
+    sigma = max(1.0, WRAP_SIGMA * float(np.hypot(*small)))
+    alpha_s = cv2.resize(alpha, small, interpolation=cv2.INTER_AREA)
+    behind = (1.0 - alpha_s)[:, :, None]
+    back = cv2.resize(background_rgb, small, interpolation=cv2.INTER_AREA)
+    light = cv2.GaussianBlur(back.astype(np.float32) / 255 * behind, (0, 0), sigma)
     weight = cv2.GaussianBlur(behind, (0, 0), sigma)
     weight = weight[:, :, None] if weight.ndim == 2 else weight
     light = light / np.maximum(weight, 1e-3)
-    outside = 1.0 - cv2.GaussianBlur(alpha, (0, 0), sigma)
-    mix = (amount * np.clip(outside * 2.0, 0.0, 1.0) * (alpha > 0))[:, :, None]
-    return (foreground + mix * (light - foreground)).astype(np.float32)
+    outside = 1.0 - cv2.GaussianBlur(alpha_s, (0, 0), sigma)
+    mix = amount * np.clip(outside * 2.0, 0.0, 1.0)
+    light = cv2.resize(light, (width, height), interpolation=cv2.INTER_LINEAR)
+    mix = cv2.resize(mix, (width, height), interpolation=cv2.INTER_LINEAR) * (alpha > 0)
+    return (foreground + mix[:, :, None] * (light - foreground)).astype(np.float32)
 
 
 def ground_row(alpha: np.ndarray) -> float | None:
@@ -166,10 +184,23 @@ def shadow_map(alpha: np.ndarray, angle: float, base: float | None = None) -> np
     A contact shadow (the people's lowest part, blurred, right under them) and a cast shadow
     (their silhouette laid on the ground behind them: flattened to ``SHADOW_LENGTH`` of its
     height and leaning ``angle`` degrees, fading with distance and softening). ``base``: the
-    row they stand on (default ``ground_row``).
+    row they stand on (default ``ground_row``). A shadow is soft: it is drawn on a copy at
+    most ``WORK_SIDE`` pixels a side and brought back to the matte's size.
     """
-    height, width = alpha.shape
     base = ground_row(alpha) if base is None else base
+    height, width = alpha.shape
+    small = _small(alpha.shape, WORK_SIDE)
+    if small == (width, height) or base is None:
+        return _shadow_at_size(alpha, angle, base)
+    scale = small[1] / height
+    shadow = _shadow_at_size(cv2.resize(alpha, small, interpolation=cv2.INTER_AREA), angle,
+                             base * scale)
+    return cv2.resize(shadow, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _shadow_at_size(alpha: np.ndarray, angle: float, base: float | None) -> np.ndarray:
+    """``shadow_map`` at the size of ``alpha``."""
+    height, width = alpha.shape
     rows = np.flatnonzero((alpha >= 0.5).any(axis=1))
     if base is None or rows.size == 0:
         return np.zeros_like(alpha)
