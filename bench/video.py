@@ -32,10 +32,12 @@ clip from ../shared/data/videos at its native size:
 Both services get two warm-up frames first, so no run pays for first-request costs.
 
 ``--effects`` measures instead whether the composite's effects flicker: the clip in process
-(``LocalMatting``, stability on) over the still ``studio`` background, once plain and once with
+(``LocalMatting``, stability on) over a still picture under a warm light (the README's
+harmonisation background, so every effect has work to do), once plain and once with
 harmonisation, light wrap and shadow (``EFFECTS``), and for each the mean absolute change of
 the composited frames between consecutive frames, in levels, where the foreground picture
-did not move (more than 10 levels), beside alpha's flicker (× 255, levels too).
+did not move (more than 10 levels), beside alpha's flicker (× 255, levels too) and how far
+the effects moved the frames.
 
     .venv/bin/python -m bench.video [--clip asl_thanks.mkv] [--background asl_walk.mkv]
                                     [--max-frames N] [--reference-frames 5] [--effects]
@@ -59,6 +61,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from background_replacement.compositing import cover
 from background_replacement.params import Effects
 from bench.machine import describe, matmul_gflops
 from bench.matting_quality import straightforward_pipeline
@@ -66,6 +69,7 @@ from client.frame_matting import DEFAULT_SOLVE_PIXELS, LocalMatting, ServiceMatt
 from client.matting_client import MattingClient
 from client.media import probe, read_frames
 from client.video_engine import FrameResult, replace_background
+from scripts.effect_pictures import warm_light
 from testing.launcher import ROOT, Service
 
 VIDEOS = ROOT.parent / "shared" / "data" / "videos"
@@ -198,19 +202,26 @@ def effects_flicker(clip: Path, max_frames: int | None) -> None:
     os.environ.update(BACKENDS)
     matting = LocalMatting.load()
     runs = {}
+    info = probe(clip)
     with tempfile.TemporaryDirectory() as folder:
+        background = Path(folder) / "warm.png"
+        cv2.imwrite(str(background), cv2.cvtColor(cover(warm_light(max(
+            info.width, info.height)), info.height, info.width), cv2.COLOR_RGB2BGR))
         for label, effects in (("plain", Effects()), ("effects", EFFECTS)):
             recorded = Composited()
-            replace_background(clip, Path(folder) / "out.mp4", background="studio",
+            replace_background(clip, Path(folder) / "out.mp4", background=str(background),
                                max_frames=max_frames, progress=False, on_frame=recorded,
                                matting=matting, effects=effects,
                                in_flight=len(os.sched_getaffinity(0)))
             runs[label] = recorded
     alpha = 255 * flicker(runs["plain"].on, runs["plain"].off)
-    print(f"effects {EFFECTS} over studio, {len(runs['plain'].pixels)} frames, stability on: "
-          f"alpha flicker {alpha:.3f} levels; composite change where the picture is still: "
-          f"plain {still_change(runs['plain']):.3f}, with effects "
-          f"{still_change(runs['effects']):.3f} levels a frame")
+    moved = np.mean([np.abs(a - b).mean() for a, b in zip(
+        runs["plain"].pixels, runs["effects"].pixels, strict=True)])
+    print(f"effects {EFFECTS} over a warm picture, {len(runs['plain'].pixels)} frames, "
+          f"stability on: the effects moved the frames {moved:.2f} levels on average; alpha "
+          f"flicker {alpha:.3f} levels; composite change where the picture is still: plain "
+          f"{still_change(runs['plain']):.3f}, with effects {still_change(runs['effects']):.3f} "
+          "levels a frame")
 
 
 def report_run(name: str, result, recorded: Recorded, full: Recorded | None) -> None:

@@ -31,11 +31,11 @@ def scene(seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
 def test_harmonise_takes_out_a_colour_cast_and_leaves_a_person_in_place_alone():
     rgb, alpha = scene()
     original = rgb.astype(np.float32) / 255
-    cast = effects.to_srgb(effects.to_linear(original) * np.float32([0.6, 1.0, 1.6]))
+    cast = effects.to_srgb(effects.to_linear(original) * np.float32([0.5, 1.0, 1.8]))
     inside = alpha > 0.99
     before = np.abs(cast - original)[inside].mean()
     after = np.abs(effects.harmonise(cast, alpha, rgb, 1.0) - original)[inside].mean()
-    assert after < 0.4 * before
+    assert after < 0.6 * before  # the dead zone and the bound leave some of a strong cast
     kept = effects.harmonise(original, alpha, rgb, 1.0)
     assert np.abs(kept - original)[inside].mean() * 255 < 1.0
     assert np.array_equal(effects.harmonise(cast, alpha, rgb, 0.0), cast)
