@@ -5,12 +5,11 @@ Conventions as in ``compositing``: foreground colours F are float32 H×W×3 in [
 float32 H×W in [0, 1], backgrounds are RGB uint8 H×W×3. Each effect is a pure function; the
 video command keeps what should not jump from frame to frame (``VideoEffects``).
 
-Harmonisation works on the light, not on the picture: it compares the mean log linear-light
-colour of the people with that of the new background (near them and overall), and removes the
-part of the difference that the people's own colours do not explain, as one gain per channel
-(a change of light multiplies linear colours). Photos taken in place differ by a typical
-offset (people are darker and warmer than what is behind them); differences within a dead zone
-around it are left alone, so a person already in place stays as they are.
+Harmonisation works on the colour of the light, not of the things: it compares the gray-edge
+estimate of the light on the people with that on the new background (linear light), and
+removes the difference beyond what photos taken in place show, as one gain per channel (a
+change of light multiplies linear colours). Differences within a dead zone are left alone, so
+a person already in place stays as they are; brightness is kept (see README for why).
 """
 
 from __future__ import annotations
@@ -121,8 +120,8 @@ def _small(shape: tuple[int, int], side: int = 256) -> tuple[int, int]:
 def apply_gains(foreground: np.ndarray, gains: np.ndarray) -> np.ndarray:
     """The foreground colours (float32 H×W×3 in [0, 1]) under per-channel linear ``gains``.
 
-    Through a table of ``LUT_SIZE`` steps per channel (within 0.03 levels of the exact curve,
-    several times faster than decoding and encoding every pixel)."""
+    Through a table of ``LUT_SIZE`` steps per channel (within about 0.05 levels of the exact
+    curve, and faster than decoding and encoding every pixel)."""
     if np.allclose(gains, 1.0):
         return foreground
     steps = np.linspace(0.0, 1.0, LUT_SIZE, dtype=np.float32)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -76,6 +76,7 @@ def relight(foreground: np.ndarray, rng: np.random.Generator, scale: float = 1.0
 
 
 def person_mse(result: np.ndarray, original: np.ndarray, mask: np.ndarray) -> float:
+    """Mean squared error (levels²) of two RGB uint8 pictures over a boolean mask."""
     difference = result[mask].astype(np.float32) - original[mask].astype(np.float32)
     return float(np.mean(difference ** 2))
 
@@ -147,13 +148,15 @@ def cost(repeats: int = 5) -> None:
     print(f"  float64 matrix product now {matmul_gflops():.0f} GFLOP/s")
 
 
-def _all(foreground, alpha, background, chosen: Effects):
+def _all(foreground: np.ndarray, alpha: np.ndarray, background: np.ndarray,
+         chosen: Effects) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``composite``'s arguments after every effect of ``chosen``."""
     applied = effects.plan(chosen, ground=True, picture=True)
     shown, behind = effects.apply_effects(foreground, alpha, background, chosen, applied)
     return shown, alpha, behind
 
 
-def _seconds(job) -> float:
+def _seconds(job: Callable[[], object]) -> float:
     start = time.perf_counter()
     job()
     return time.perf_counter() - start

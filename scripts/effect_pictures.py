@@ -105,7 +105,9 @@ def make(out: Path) -> list[Path]:
     return written
 
 
-def _with(colours, matte, background, chosen, applied):
+def _with(colours: np.ndarray, matte: np.ndarray, background: np.ndarray, chosen: Effects,
+          applied: effects.Applied) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``composite``'s arguments after the effects."""
     shown, behind = effects.apply_effects(colours, matte, background, chosen, applied)
     return shown, matte, behind
 
