@@ -50,7 +50,14 @@ def capped_size(width: int, height: int, max_pixels: float | None) -> tuple[int,
     if max_pixels is None or width * height <= max_pixels:
         return width, height
     factor = math.sqrt(max_pixels / (width * height))
-    return max(1, math.floor(width * factor)), max(1, math.floor(height * factor))
+    capped_width, capped_height = math.floor(width * factor), math.floor(height * factor)
+    # Each side floored alone would bend a thin picture's aspect (10001×25 → 10000×24): the
+    # longer side follows the shorter one's rounding.
+    if width >= height:
+        capped_width = min(capped_width, round(capped_height * width / height))
+    else:
+        capped_height = min(capped_height, round(capped_width * height / width))
+    return max(1, capped_width), max(1, capped_height)
 
 
 def _pixels(length: Length, extent: float) -> float:
