@@ -1,6 +1,7 @@
 """Any image a caller has → ``Photo``: RGB uint8 H×W×3 with EXIF orientation applied, and the
 image's own alpha channel (float32 H×W in [0, 1]) when it has one. The services decode uploads
-with the same conversion, after checking their limits."""
+with the same conversion, after checking their limits; results are encoded here for all
+(``encode_image``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,13 @@ from PIL import Image, ImageOps
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 
 ImageSource = str | Path | bytes | Image.Image | np.ndarray
+
+# What results are encoded as: format name → (Pillow's name, MIME type).
+ENCODE_FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"),
+                  "webp": ("WEBP", "image/webp")}
+# The largest side each output format can hold (libjpeg's and libwebp's limits; PNG's is far
+# above any side accepted).
+FORMAT_MAX_SIDE = {"png": 2**31 - 1, "jpeg": 65500, "webp": 16383}
 
 
 @dataclass(frozen=True)
@@ -87,3 +95,23 @@ def load_photo(source: ImageSource) -> Photo:
         with Image.open(Path(source).expanduser()) as image:
             return photo_from_pil(image)
     raise TypeError(f"cannot read an image from a {type(source).__name__}")
+
+
+def encode_image(pixels: np.ndarray, fmt: str, *, quality: int = 92) -> bytes:
+    """Encode uint8 H×W (gray), H×W×3 (RGB) or H×W×4 (RGBA) as ``fmt`` (png, jpeg, webp)."""
+    if fmt not in ENCODE_FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
+    if max(pixels.shape[:2]) > FORMAT_MAX_SIDE[fmt]:
+        raise ValueError(f"{fmt} cannot hold a side over {FORMAT_MAX_SIDE[fmt]} pixels")
+    if pixels.dtype != np.uint8:
+        raise ValueError(f"expected uint8 pixels, got {pixels.dtype}")
+    pil_format, _ = ENCODE_FORMATS[fmt]
+    image = Image.fromarray(pixels)
+    buffer = io.BytesIO()
+    if pil_format == "PNG":
+        image.save(buffer, format="PNG", compress_level=1)
+    elif pil_format == "JPEG":
+        image.save(buffer, format="JPEG", quality=quality)
+    else:
+        image.save(buffer, format="WEBP", quality=quality)
+    return buffer.getvalue()

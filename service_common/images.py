@@ -33,10 +33,15 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from background_replacement.images import Photo, photo_from_pil
+from background_replacement.images import (  # noqa: F401  (encoding is the core's; named here too)
+    ENCODE_FORMATS,
+    FORMAT_MAX_SIDE,
+    Photo,
+    encode_image,
+    photo_from_pil,
+)
 from service_common.errors import ApiError
 
 # Pillow's own bomb guard would fire on our pixel limit's multiples; we check the header ourselves.
@@ -50,12 +55,6 @@ INPUT_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP", "GIF": "GIF", "BM
 INPUT_FORMATS_TEXT = ", ".join(list(INPUT_FORMATS.values())[:-1]) \
     + f" or {list(INPUT_FORMATS.values())[-1]}"
 
-ENCODE_FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"),
-                  "webp": ("WEBP", "image/webp")}
-
-# The largest side each output format can hold (libjpeg's and libwebp's limits; PNG's is far
-# above any side accepted).
-FORMAT_MAX_SIDE = {"png": 2**31 - 1, "jpeg": 65500, "webp": 16383}
 # The largest side any upload may have: JPEG's, so every accepted image can also be answered as
 # JPEG; the pixel limit (MAX_IMAGE_PIXELS) applies as well.
 MAX_IMAGE_SIDE = FORMAT_MAX_SIDE["jpeg"]
@@ -122,26 +121,6 @@ def check_encodable(height: int, width: int, fmt: str) -> None:
         raise ApiError(422, "too_large_for_format",
                        f"A {fmt.upper()} image can have at most {limit} pixels per side; this one "
                        f"is {width}×{height}. Ask for format png.")
-
-
-def encode_image(pixels: np.ndarray, fmt: str, *, quality: int = 92) -> bytes:
-    """Encode uint8 H×W (gray), H×W×3 (RGB) or H×W×4 (RGBA) as ``fmt`` (png, jpeg, webp)."""
-    if fmt not in ENCODE_FORMATS:
-        raise ValueError(f"unknown format {fmt!r}")
-    if max(pixels.shape[:2]) > FORMAT_MAX_SIDE[fmt]:
-        raise ValueError(f"{fmt} cannot hold a side over {FORMAT_MAX_SIDE[fmt]} pixels")
-    if pixels.dtype != np.uint8:
-        raise ValueError(f"expected uint8 pixels, got {pixels.dtype}")
-    pil_format, _ = ENCODE_FORMATS[fmt]
-    image = Image.fromarray(pixels)
-    buffer = io.BytesIO()
-    if pil_format == "PNG":
-        image.save(buffer, format="PNG", compress_level=1)
-    elif pil_format == "JPEG":
-        image.save(buffer, format="JPEG", quality=quality)
-    else:
-        image.save(buffer, format="WEBP", quality=quality)
-    return buffer.getvalue()
 
 
 def mimetype(fmt: str) -> str:
