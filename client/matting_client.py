@@ -19,6 +19,7 @@ from background_replacement.settings import API_KEY_HEADER
 
 DEFAULT_SERVER = "http://127.0.0.1:5000"
 API_KEY_VARIABLE = "REMOVE_BACKGROUND_API_KEY"  # where the commands find a key by default
+SERVER_VARIABLE = "REMOVE_BACKGROUND_SERVER"  # where they find the service by default
 
 
 class MattingError(RuntimeError):
@@ -40,6 +41,16 @@ def server_url(text: str) -> str:
     if scheme.lower() not in ("http", "https") or not rest.strip("/"):
         raise ValueError(f"--server {text!r}: give http://HOST:PORT or HOST:PORT")
     return url.rstrip("/")
+
+
+def add_server_argument(parser: argparse.ArgumentParser, *flags: str) -> None:
+    """``--server`` (and ``flags``, such as ``-s``), for the commands that talk to the matting
+    service; its default comes from ``SERVER_VARIABLE``."""
+    parser.add_argument(*flags, "--server",
+                        default=os.environ.get(SERVER_VARIABLE) or DEFAULT_SERVER,
+                        help="the matting service: http://HOST:PORT or HOST:PORT (default: the "
+                             f"{SERVER_VARIABLE} environment variable, else {DEFAULT_SERVER}; "
+                             "now %(default)s)")
 
 
 def add_api_key_argument(parser: argparse.ArgumentParser) -> None:

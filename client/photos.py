@@ -1,6 +1,6 @@
-"""Photos through the matting service, several at once: each result written atomically (a
-partial file never has the result's name), or to stdout; a failed photo is reported and the
-others go on."""
+"""Photos through the matting service (or the core in process), several at once: each result
+written atomically (a partial file never has the result's name), or to stdout; a failed photo
+is reported and the others go on."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from PIL import ImageColor
 
 from background_replacement.backgrounds import NAME, parse_colour
 from background_replacement.images import IMAGE_SUFFIXES
-from client.matting_client import MattingClient, MattingError
+from client.matting_client import MattingError
 
 _COLOUR_FUNCTION = re.compile(r"^(rgba?|hs[lvb])\(", re.IGNORECASE)
 _SERVICE_WORDS = ("transparent", "blur")
@@ -58,6 +59,26 @@ def background_field(text: str) -> str | bytes:
                      "transparent")
 
 
+class PhotoService(Protocol):
+    """What makes the results: ``MattingClient`` over HTTP, or ``LocalService`` in process."""
+
+    stop: threading.Event | None
+
+    def matte(self, image: bytes, *, background: str | bytes = "green",
+              output: str = "composite", fmt: str = "png", hint: bytes | None = None,
+              **fields: str) -> bytes:
+        """The encoded result for one encoded photo; ``MattingError`` on failure."""
+        ...
+
+    def max_in_flight(self) -> int | None:
+        """How many photos to work on at once, or None when it is not known."""
+        ...
+
+    def background_names(self) -> list[str]:
+        """The names of the named backgrounds."""
+        ...
+
+
 @dataclass(frozen=True)
 class Matting:
     """What to ask ``/matte`` for, the same for every photo of a run."""
@@ -94,7 +115,7 @@ def write_atomically(target: Path, content: bytes) -> None:
         partial.unlink(missing_ok=True)
 
 
-def process(client: MattingClient, job: Job, matting: Matting) -> None:
+def process(client: PhotoService, job: Job, matting: Matting) -> None:
     """Matte one photo and write the result; ``MattingError`` with a message on failure."""
     try:
         image = job.data if job.source is None else job.source.read_bytes()
@@ -139,7 +160,7 @@ class Runner:
     those already being sent.
     """
 
-    def __init__(self, client: MattingClient, matting: Matting, *, jobs: int,
+    def __init__(self, client: PhotoService, matting: Matting, *, jobs: int,
                  skip_existing: bool = False, total: int | None = None, bar: bool = True,
                  report: Callable[[str], None] | None = None) -> None:
         from tqdm.auto import tqdm

@@ -1,4 +1,4 @@
-"""Send photos to the matting service and save what it answers.
+"""Cut the people out of photos, by the matting service or (--local) in this process.
 
     remove-background INPUT OUTPUT [--background green] [--output-kind composite] [...]
 
@@ -26,14 +26,23 @@ from background_replacement.params import (
 )
 from background_replacement.people import PeopleChoice, parse_points
 from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
+from client.local_service import LocalService
 from client.matting_client import (
-    DEFAULT_SERVER,
     MattingClient,
     MattingError,
     add_api_key_argument,
+    add_server_argument,
     server_url,
 )
-from client.photos import Job, Matting, Runner, background_field, is_background_name, summary
+from client.photos import (
+    Job,
+    Matting,
+    PhotoService,
+    Runner,
+    background_field,
+    is_background_name,
+    summary,
+)
 from client.targets import (
     DEFAULT_FORMAT,
     EXTENSIONS,
@@ -156,16 +165,21 @@ def build_parser() -> argparse.ArgumentParser:
     folders.add_argument("--skip-existing", action="store_true",
                          help="leave photos whose result file already exists")
     folders.add_argument("-j", "--jobs", type=_positive, metavar="N",
-                         help="photos sent at once (default: as many as the service works on "
-                              f"at once, from its /healthz; {DEFAULT_JOBS} if it does not say)")
+                         help="photos worked on at once (default: as many as the service "
+                              f"works on at once, from its /healthz; {DEFAULT_JOBS} if it does "
+                              "not say; with --local, one a core)")
     folders.add_argument("-w", "--watch", action="store_true",
                          help="after the photos already in INPUT (a folder), keep watching it "
                               "and process each new photo once it is completely written; "
                               "Ctrl-C or SIGTERM stops")
-    parser.add_argument("-s", "--server", default=DEFAULT_SERVER,
-                        help="the matting service: http://HOST:PORT or HOST:PORT "
-                             "(default: %(default)s)")
-    add_api_key_argument(parser)
+    where = parser.add_argument_group("where the work is done")
+    where.add_argument("-l", "--local", action="store_true",
+                       help="matte in this process with the core, no service needed "
+                            "(SEGMENTER, MATTER, … from the environment as for the services); "
+                            "--jobs are then threads sharing one set of models, and --server "
+                            "and --api-key are not used")
+    add_server_argument(where, "-s")
+    add_api_key_argument(where)
     return parser
 
 
@@ -217,7 +231,7 @@ def _hint(args: argparse.Namespace, folder: bool) -> bytes | None:
         raise UsageError(f"cannot read --hint {args.hint}: {exc.strerror or exc}") from None
 
 
-def _check_name(text: str, client: MattingClient) -> None:
+def _check_name(text: str, client: PhotoService) -> None:
     """A background written as a name must be one of the service's (a CSS colour name the
     service reads too); ``UsageError`` naming those it has."""
     if not is_background_name(text):
@@ -293,7 +307,7 @@ def _folder_jobs(args: argparse.Namespace, extension: str,
     return jobs, {args.input / source: args.output / target for source, target in apart.items()}
 
 
-def _run_folder(args: argparse.Namespace, client: MattingClient, matting: Matting,
+def _run_folder(args: argparse.Namespace, client: PhotoService, matting: Matting,
                 jobs: int) -> int:
     """Every photo of INPUT, then with ``--watch`` each new one until stopped."""
     extension = EXTENSIONS[matting.fmt]
@@ -334,8 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         try:
-            client = MattingClient(server_url(args.server), api_key=args.api_key,
-                                   stop=threading.Event())
+            client = (LocalService(stop=threading.Event()) if args.local else
+                      MattingClient(server_url(args.server), api_key=args.api_key,
+                                    stop=threading.Event()))
             background = background_field(args.background)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
@@ -353,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("a transparent result needs png or webp; JPEG has no alpha "
                              "channel")
         matting = Matting(background, args.kind, fmt, fields, _hint(args, folder))
+        if isinstance(client, LocalService):
+            client.load()  # once, before any photo
         if folder:
             return _run_folder(args, client, matting,
                                args.jobs or client.max_in_flight() or DEFAULT_JOBS)

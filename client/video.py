@@ -26,10 +26,10 @@ from pathlib import Path
 from client.backdrops import BACKGROUND_ENDS
 from client.frame_matting import DEFAULT_SOLVE_PIXELS, SOLVE_PIXELS_HELP, LocalMatting
 from client.matting_client import (
-    DEFAULT_SERVER,
     MattingClient,
     MattingError,
     add_api_key_argument,
+    add_server_argument,
     server_url,
 )
 from client.media import VideoError
@@ -60,9 +60,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--background-end", choices=BACKGROUND_ENDS, default="loop",
                         help="when a background video is shorter: loop it (default), freeze its "
                              "last frame, or trim the output")
-    parser.add_argument("--server", default=DEFAULT_SERVER,
-                        help="the matting service: http://HOST:PORT or HOST:PORT "
-                             "(default: %(default)s)")
+    add_server_argument(parser)
     add_api_key_argument(parser)
     parser.add_argument("--start", type=float, help="begin this many seconds in")
     parser.add_argument("--duration", type=float, help="process this many seconds")
