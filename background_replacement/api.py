@@ -2,8 +2,9 @@
 
     from background_replacement import BackgroundReplacer
     replacer = BackgroundReplacer()             # loads the models once (SEGMENTER, MATTER, …)
-    rgb = replacer.replace("photo.jpg", background="#2040ff")
-    rgba = replacer.replace(frame_rgb, output="cutout")
+    pil = replacer.replace("photo.jpg", background="#2040ff")     # answers in kind
+    rgba = replacer.replace(frame_rgb, output="cutout")          # an array for an array
+    rgb = replacer.replace_array("photo.jpg")                      # always an array
 
 or, for one call, ``background_replacement.replace(image, ...)``. It runs the same functions as
 the services: only the trimap comes from the segmenter here rather than over HTTP.
@@ -21,13 +22,14 @@ from PIL import Image
 
 from background_replacement.backgrounds import Background, Picture, load_library, parse_background
 from background_replacement.hints import Hint
-from background_replacement.images import ImageSource, load_photo
+from background_replacement.images import Answer, ImageSource, answer_in_kind, load_photo
 from background_replacement.matters import Matter, load_matter
 from background_replacement.params import DEFAULT_PARAMS, NO_EFFECTS, Effects, TrimapParams
-from background_replacement.people import PeopleChoice
+from background_replacement.people import PeopleChoice, people_json
 from background_replacement.pipeline import (
     NO_PERSON_CHOICES,
     OUTPUTS,
+    find_people,
     matte_and_render,
     segment_to_trimap,
     warm_up,
@@ -76,7 +78,24 @@ class BackgroundReplacer:
                 params: TrimapParams = DEFAULT_PARAMS, people: PeopleSelection = "all",
                 points: Sequence[tuple[float, float]] = (),
                 hint: ImageSource | Hint | None = None,
-                effects: Effects = NO_EFFECTS) -> np.ndarray:
+                effects: Effects = NO_EFFECTS,
+                save_as: str | Path | None = None) -> Answer:
+        """``replace_array``'s result in the kind of ``image``: an array for an array, a Pillow
+        image for a Pillow image or a path, encoded bytes for bytes (the same format, PNG where
+        an alpha channel needs it or the format cannot be written). With ``save_as``, the
+        result is written to that file (format from its suffix: .png, .jpg, .webp) and its
+        ``Path`` answered. The other arguments are ``replace_array``'s."""
+        pixels = self.replace_array(image, background=background, output=output,
+                                    if_no_person=if_no_person, params=params, people=people,
+                                    points=points, hint=hint, effects=effects)
+        return answer_in_kind(image, pixels, save_as)
+
+    def replace_array(self, image: ImageSource, *, background: BackgroundChoice = None,
+                      output: str = "composite", if_no_person: str = "error",
+                      params: TrimapParams = DEFAULT_PARAMS, people: PeopleSelection = "all",
+                      points: Sequence[tuple[float, float]] = (),
+                      hint: ImageSource | Hint | None = None,
+                      effects: Effects = NO_EFFECTS) -> np.ndarray:
         """The people of ``image`` (a path, encoded bytes, a Pillow image or an RGB uint8
         H×W×3 array) over ``background`` (default: the ``green`` named background).
 
@@ -114,6 +133,14 @@ class BackgroundReplacer:
                                 output=output, if_no_person=if_no_person, hint=hinted,
                                 effects=effects).pixels
 
+    def people(self, image: ImageSource, params: TrimapParams = DEFAULT_PARAMS) -> dict[str, Any]:
+        """The people of ``image``, one by one, as ``POST /people`` answers them: ``width``,
+        ``height``, ``segmenter``, ``people`` (each ``index``, which ``people=`` takes, its
+        ``box`` x0, y0, x1, y1, ``score`` and ``area``) and ``index_mask``, a PNG data URL (0
+        nobody, 1 + index where a person is). Only ``params.score_threshold`` matters here."""
+        _, found = find_people(self.segmenter, load_photo(image).rgb, params.validate())
+        return people_json(found, self.segmenter.name)
+
 
 @functools.cache
 def default_replacer() -> BackgroundReplacer:
@@ -126,8 +153,10 @@ def replace(image: ImageSource, *, background: BackgroundChoice = None,
             output: str = "composite", if_no_person: str = "error",
             params: TrimapParams = DEFAULT_PARAMS, people: PeopleSelection = "all",
             points: Sequence[tuple[float, float]] = (),
-            hint: ImageSource | Hint | None = None, effects: Effects = NO_EFFECTS) -> np.ndarray:
-    """One-off ``BackgroundReplacer.replace`` (see there); the models load on the first call."""
+            hint: ImageSource | Hint | None = None, effects: Effects = NO_EFFECTS,
+            save_as: str | Path | None = None) -> Answer:
+    """One-off ``BackgroundReplacer.replace`` (see there: it answers in the kind of ``image``);
+    the models load on the first call."""
     return default_replacer().replace(image, background=background, output=output,
                                       if_no_person=if_no_person, params=params, people=people,
-                                      points=points, hint=hint, effects=effects)
+                                      points=points, hint=hint, effects=effects, save_as=save_as)

@@ -17,10 +17,16 @@ from PIL import Image, ImageOps
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 
 ImageSource = str | Path | bytes | Image.Image | np.ndarray
+# What the Python API answers, in the kind of what it was given (``answer_in_kind``).
+Answer = np.ndarray | Image.Image | bytes | Path
 
 # What results are encoded as: format name → (Pillow's name, MIME type).
 ENCODE_FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"),
                   "webp": ("WEBP", "image/webp")}
+# The encode format a result file's suffix asks for.
+SUFFIX_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
+# Formats whose results keep an alpha channel.
+ALPHA_FORMATS = ("png", "webp")
 # The largest side each output format can hold (libjpeg's and libwebp's limits; PNG's is far
 # above any side accepted).
 FORMAT_MAX_SIDE = {"png": 2**31 - 1, "jpeg": 65500, "webp": 16383}
@@ -115,3 +121,39 @@ def encode_image(pixels: np.ndarray, fmt: str, *, quality: int = 92) -> bytes:
     else:
         image.save(buffer, format="WEBP", quality=quality)
     return buffer.getvalue()
+
+
+def format_of_suffix(path: Path) -> str:
+    """The encode format a result file's suffix asks for; ``ValueError`` for another one."""
+    fmt = SUFFIX_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"cannot tell the format from {path.name!r}; end it in "
+                         f"{', '.join(SUFFIX_FORMATS)}")
+    return fmt
+
+
+def format_of_bytes(data: bytes, pixels: np.ndarray) -> str:
+    """The encode format for a result made from encoded ``data``: the same format where it can
+    be written and holds ``pixels`` (PNG for an alpha channel a JPEG cannot hold), else PNG."""
+    with Image.open(io.BytesIO(data)) as image:
+        fmt = (image.format or "").lower()
+    if fmt not in ENCODE_FORMATS or (pixels.ndim == 3 and pixels.shape[2] == 4
+                                     and fmt not in ALPHA_FORMATS):
+        return "png"
+    return fmt
+
+
+def answer_in_kind(source: ImageSource, pixels: np.ndarray,
+                   save_as: str | Path | None = None) -> Answer:
+    """Result ``pixels`` (uint8 H×W, H×W×3 or H×W×4) in the kind of ``source``: an array for an
+    array, encoded bytes for bytes (``format_of_bytes``), a Pillow image for a Pillow image or a
+    path. With ``save_as``, written there instead (format from its suffix) and that path."""
+    if save_as is not None:
+        path = Path(save_as).expanduser()
+        path.write_bytes(encode_image(pixels, format_of_suffix(path)))
+        return path
+    if isinstance(source, np.ndarray):
+        return pixels
+    if isinstance(source, bytes):
+        return encode_image(pixels, format_of_bytes(source, pixels))
+    return Image.fromarray(pixels)

@@ -2,17 +2,22 @@
 
 A ``PeopleChoice`` is parsed from the text the services and the Python API take
 (``people=all|largest|0,2``, ``points=x,y;x,y``) and resolved against the ``People`` of one
-photo into the indices kept. Pure numpy; no HTTP.
+photo into the indices kept; ``people_json`` describes them as ``POST /people`` answers.
+No HTTP here.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+
+from background_replacement.images import encode_image
 
 # A pixel belongs to a person where their mask probability reaches this (boxes, areas, the
 # index mask and "the person under a point" all use it).
@@ -198,3 +203,15 @@ class People:
             kept.add(index)
         kept.update(self.person_at(x, y) for x, y in choice.points)
         return tuple(sorted(kept))
+
+
+def people_json(people: People, segmenter: str) -> dict[str, Any]:
+    """What ``POST /people`` answers: each person's box, score and area, and the index mask as
+    a PNG data URL (one channel: 0 nobody, 1 + index where a person is)."""
+    height, width = people.shape
+    mask = base64.b64encode(encode_image(people.index_mask(), "png")).decode("ascii")
+    return {"width": width, "height": height, "segmenter": segmenter,
+            "people": [{"index": index, "box": list(person.box), "score": person.score,
+                        "area": person.area}
+                       for index, person in enumerate(people.describe())],
+            "index_mask": f"data:image/png;base64,{mask}"}

@@ -61,7 +61,7 @@ class Worker:
 
     def photo_bytes(self, source: Path) -> bytes:
         """One photo's result, encoded."""
-        pixels = self.replacer.replace(source, background=self.background,
+        pixels = self.replacer.replace_array(source, background=self.background,
                                        output=self.options.output,
                                        if_no_person=self.options.if_no_person)
         return encode_image(pixels, self.options.fmt)

@@ -91,7 +91,7 @@ def project_in_process() -> tuple[Pipeline, PeopleFinder, str]:
     configure_threads(replacer.settings.threads)
 
     def run(_: bytes, rgb: np.ndarray) -> np.ndarray:
-        alpha = replacer.replace(rgb, output="alpha", if_no_person="empty")
+        alpha = replacer.replace_array(rgb, output="alpha", if_no_person="empty")
         return alpha.astype(np.float32) / 255.0
 
     def people(_: bytes, rgb: np.ndarray) -> np.ndarray:

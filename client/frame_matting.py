@@ -118,7 +118,7 @@ class LocalMatting:
         return cls(BackgroundReplacer())
 
     def matte(self, image_rgb: np.ndarray, params: TrimapParams) -> Matted:
-        rgba = self.replacer.replace(image_rgb, output="cutout", if_no_person="empty",
+        rgba = self.replacer.replace_array(image_rgb, output="cutout", if_no_person="empty",
                                      params=params)
         return from_cutout(rgba, None if rgba[:, :, 3].any() else 0)
 

@@ -78,7 +78,7 @@ class LocalService:
         params = trimap_params(fields)
         try:
             choice = PeopleChoice.parse(fields.get("people"), fields.get("points"))
-            pixels = self.load().replace(
+            pixels = self.load().replace_array(
                 image, background=background, output=output, params=params,
                 if_no_person=fields.get("if_no_person", "error"), people=choice, hint=hint)
             return encode_image(pixels, fmt)

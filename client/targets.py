@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from background_replacement.images import IMAGE_SUFFIXES
+from background_replacement.images import SUFFIX_FORMATS as FORMATS
 
 STDIO = Path("-")  # the path that means stdin as the input, stdout as the output
-FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
 # The extension a format's results get: its first in FORMATS.
 EXTENSIONS = {fmt: suffix for suffix, fmt in reversed(FORMATS.items())}
 DEFAULT_FORMAT = "png"

@@ -86,7 +86,7 @@ def pair(before: np.ndarray, after: np.ndarray) -> Image.Image:
 def make(out: Path) -> list[Path]:
     """Write the three pictures into ``out``; their paths."""
     replacer = BackgroundReplacer({"segmenter": "selfie", "matter": "closed-form"})
-    rgba = replacer.replace(PHOTO, output="cutout")
+    rgba = replacer.replace_array(PHOTO, output="cutout")
     foreground, alpha = rgba[..., :3].astype(np.float32) / 255, rgba[..., 3] / np.float32(255)
     size = alpha.shape[0]
     scenes = dict(zip(NAMES, (

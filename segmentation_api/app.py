@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -11,7 +10,7 @@ import numpy as np
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from background_replacement.device import configure_threads
-from background_replacement.people import NoSuchPerson, People
+from background_replacement.people import NoSuchPerson, people_json
 from background_replacement.pipeline import TrimapResult, find_people, segment_to_trimap, warm_up
 from background_replacement.segmenters import PersonSegmenter, load_segmenter
 from background_replacement.settings import Settings
@@ -80,18 +79,6 @@ def mask() -> Response:
     result = _run(timer)
     pixels = np.clip(result.probability * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return _png_response(pixels, result, timer)
-
-
-def people_json(people: People, segmenter: str) -> dict[str, Any]:
-    """What ``POST /people`` answers: each person's box, score and area, and the index mask as
-    a PNG data URL (one channel: 0 nobody, 1 + index where a person is)."""
-    height, width = people.shape
-    mask = base64.b64encode(encode_image(people.index_mask(), "png")).decode("ascii")
-    return {"width": width, "height": height, "segmenter": segmenter,
-            "people": [{"index": index, "box": list(person.box), "score": person.score,
-                        "area": person.area}
-                       for index, person in enumerate(people.describe())],
-            "index_mask": f"data:image/png;base64,{mask}"}
 
 
 @bp.post("/people")

@@ -101,7 +101,7 @@ def one_process_results(portraits) -> dict[str, bytes]:
     from service_common.images import encode_image
 
     replacer = BackgroundReplacer({"segmenter": "selfie", "matter": "closed-form"})
-    return {f"{p.stem}.png": encode_image(replacer.replace(p), "png") for p in portraits}
+    return {f"{p.stem}.png": encode_image(replacer.replace_array(p), "png") for p in portraits}
 
 
 def test_photos_survive_a_lost_node_exactly_once(cluster, portraits, one_process_results,
