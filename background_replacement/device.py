@@ -69,7 +69,7 @@ def configure_threads(threads: int) -> int:
     from threadpoolctl import threadpool_limits
 
     count = threads or len(os.sched_getaffinity(0))
-    if "torch" in sys.modules:
+    if sys.modules.get("torch") is not None:  # loaded (None: made unimportable)
         import torch
 
         torch.set_num_threads(count)
@@ -78,7 +78,7 @@ def configure_threads(threads: int) -> int:
             torch.set_num_interop_threads(1)
     cv2.setNumThreads(count)
     threadpool_limits(limits=count, user_api="blas")
-    if "numba" in sys.modules:
+    if sys.modules.get("numba") is not None:
         import numba
 
         numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))

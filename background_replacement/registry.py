@@ -7,7 +7,7 @@ when chosen, so listing the names costs no PyTorch import.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -22,11 +22,14 @@ AUTO = "auto"
 class Registry:
     """Backends by name, ``"module:Class"`` each, in the order ``auto`` tries them: the last one
     is the embedded default, which always loads. ``unavailable`` is the exception a backend
-    raises when it cannot load (weights missing or wrong)."""
+    raises when it cannot load (weights missing or wrong). ``prechecks``: for a backend that
+    needs PyTorch, a function that says, without importing it or the backend's module, why the
+    backend cannot load (None when it may), so the embedded path never imports PyTorch."""
 
-    def __init__(self, kind: str, backends: Mapping[str, str],
-                 unavailable: type[Exception]) -> None:
+    def __init__(self, kind: str, backends: Mapping[str, str], unavailable: type[Exception],
+                 prechecks: Mapping[str, Callable[[Settings], str | None]] | None = None) -> None:
         self.kind, self._backends, self.unavailable = kind, dict(backends), unavailable
+        self._prechecks = dict(prechecks or {})
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -59,6 +62,10 @@ class Registry:
         candidates = self.names if choice == AUTO else (choice,)
         for position, name in enumerate(candidates):
             try:
+                precheck = self._prechecks.get(name)
+                reason = precheck(settings) if precheck is not None else None
+                if reason is not None:
+                    raise self.unavailable(reason)
                 backend = self.backend_class(name).from_settings(settings)
             except self.unavailable as exc:
                 if position == len(candidates) - 1:

@@ -5,10 +5,15 @@ Weights are never committed. ``python -m models fetch all`` downloads them for u
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 
 MODELS_DIR = Path(__file__).resolve().parent
+# The extra that installs PyTorch for the design's models; the embedded ones never need it.
+DESIGN_EXTRA = "design"
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,28 @@ def candidate_paths(weights: WeightsFile, configured: str = "") -> list[Path]:
     the torch hub cache (``torch.hub.get_dir()/checkpoints``)."""
     if configured:
         return [Path(configured).expanduser()]
-    import torch.hub
+    return [weights.default_path, torch_hub_dir() / "checkpoints" / weights.filename]
 
-    return [weights.default_path, Path(torch.hub.get_dir()) / "checkpoints" / weights.filename]
+
+def torch_hub_dir() -> Path:
+    """``torch.hub.get_dir()``, found without importing PyTorch (seconds) where it is not
+    imported yet: ``$TORCH_HOME/hub``, else ``$XDG_CACHE_HOME/torch/hub``, else
+    ``~/.cache/torch/hub``, as torch.hub finds it."""
+    if "torch.hub" in sys.modules:
+        return Path(sys.modules["torch.hub"].get_dir())
+    home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or "~/.cache", "torch")
+    return Path(home).expanduser() / "hub"
+
+
+def design_missing(weights: WeightsFile, paths: list[Path], label: str) -> str | None:
+    """Why a design model surely cannot load, known without importing PyTorch: PyTorch is not
+    installed, or its weights are at none of ``paths``; None when it may load."""
+    if find_spec("torch") is None:
+        return (f"PyTorch is not installed, which {label} needs: pip install "
+                f"'background-replacement[{DESIGN_EXTRA}]'")
+    if not any(path.is_file() for path in paths):
+        looked = ", ".join(str(path) for path in paths)
+        return (f"{label} weights not found (looked at {looked}). Download them with: "
+                f"{weights.fetch_command}")
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from background_replacement.matters.base import Matte, Matter, MatterUnavailable
@@ -12,11 +13,19 @@ if TYPE_CHECKING:
 
 __all__ = ["MATTERS", "MATTER_NAMES", "Matte", "Matter", "MatterUnavailable", "load_matter"]
 
+def _fba_missing(settings: Settings) -> str | None:
+    """Why FBA cannot load, known without importing PyTorch (see ``Registry``)."""
+    from models import FBA, design_missing
+
+    path = Path(settings.fba_weights).expanduser() if settings.fba_weights else FBA.default_path
+    return design_missing(FBA, [path], "FBA")
+
+
 # The one list of matting backends, in the order MATTER=auto tries them.
 MATTERS = Registry("matter", {
     "fba": "background_replacement.matters.fba_matter:FBAMatter",
     "closed-form": "background_replacement.matters.closed_form:ClosedFormMatter",
-}, MatterUnavailable)
+}, MatterUnavailable, prechecks={"fba": _fba_missing})
 MATTER_NAMES = MATTERS.names
 
 

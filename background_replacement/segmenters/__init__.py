@@ -18,12 +18,20 @@ if TYPE_CHECKING:
 __all__ = ["SEGMENTERS", "SEGMENTER_NAMES", "PersonSegmentation", "PersonSegmenter",
            "SegmenterUnavailable", "load_segmenter"]
 
+def _maskrcnn_missing(settings: Settings) -> str | None:
+    """Why Mask R-CNN cannot load, known without importing PyTorch (see ``Registry``)."""
+    from models import MASKRCNN_COCO, candidate_paths, design_missing
+
+    return design_missing(MASKRCNN_COCO, candidate_paths(MASKRCNN_COCO, settings.maskrcnn_weights),
+                          "Mask R-CNN")
+
+
 # The one list of segmenter backends, in the order SEGMENTER=auto tries them.
 SEGMENTERS = Registry("segmenter", {
     "maskrcnn": "background_replacement.segmenters.maskrcnn:MaskRCNNSegmenter",
     "pose": "background_replacement.segmenters.pose:PoseSegmenter",
     "selfie": "background_replacement.segmenters.selfie:SelfieSegmenter",
-}, SegmenterUnavailable)
+}, SegmenterUnavailable, prechecks={"maskrcnn": _maskrcnn_missing})
 SEGMENTER_NAMES = SEGMENTERS.names
 
 
