@@ -149,13 +149,18 @@ def decode_upload(data: bytes, field: str = "image") -> DecodedImage:
 
 
 def read_upload(name: str, *, required: bool = True) -> bytes | None:
-    """The bytes of multipart file field ``name``; 400 if it is required and absent."""
+    """The bytes of multipart file field ``name``; 400 if it is required and absent. An empty
+    optional field is absent: an empty text field, or an empty file part without a file name
+    (what Swagger UI's "Try it out" and HTML forms send for a file not chosen)."""
     if not (request.mimetype or "").startswith("multipart/form-data"):
         raise ApiError(400, "not_multipart",
                        f"Send the image as multipart/form-data with a file field '{name}'.")
     upload = request.files.get(name)
+    if upload is not None and not required and not upload.filename:
+        data = upload.read()
+        return data or None
     if upload is None:
-        if name in request.form:
+        if request.form.get(name, "") != "" or (required and name in request.form):
             raise ApiError(400, "bad_field",
                            f"'{name}' must be sent as a file upload, not as a text field.")
         if required:

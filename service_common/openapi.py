@@ -7,6 +7,7 @@ from typing import Any
 
 from background_replacement.params import EFFECT_PARAMETERS, TRIMAP_PARAMETERS
 from background_replacement.people import MAX_POINTS, PEOPLE_CHOICES
+from background_replacement.settings import API_KEY_HEADER
 from service_common.images import FORMAT_MAX_SIDE, INPUT_FORMATS_TEXT, MAX_IMAGE_SIDE
 
 ERROR_SCHEMA = {
@@ -62,8 +63,9 @@ def people_parameter_properties() -> dict[str, Any]:
                                   "indices as POST /people numbers them (0,2). The others "
                                   "are background. 400 malformed; 422 no_such_person for an "
                                   "index past the last person."},
-        "points": {"type": "string", "example": "120,80;300,95",
-                   "description": f"Up to {MAX_POINTS} x,y pixels separated by ';': keep the "
+        "points": {"type": "string",
+                   "description": f"Up to {MAX_POINTS} x,y pixels separated by ';', such as "
+                                  "120,80;300,95: keep the "
                                   "person under each (with 'people' indices or largest, both "
                                   "are kept). 400 for a point off the photo; 422 "
                                   "no_such_person for a point on nobody."},
@@ -137,9 +139,24 @@ def document(title: str, description: str, paths: dict[str, Any]) -> dict[str, A
             "text/javascript", "text/css", "image/png"), 404, path_parameters=("filename",)),
     }
     return {"openapi": "3.0.3", "info": {"title": title, "version": package_version(),
-                                         "description": description}, "paths": paths}
+                                         "description": description},
+            "paths": with_key_on_posts(paths),
+            "components": {"securitySchemes": {API_KEY_SCHEME: {
+                "type": "apiKey", "in": "header", "name": API_KEY_HEADER,
+                "description": "Needed on every POST when the service sets API_KEYS or "
+                               "API_KEYS_FILE (else 403); no key is needed otherwise."}}}}
 
 
+def with_key_on_posts(paths: dict[str, Any]) -> dict[str, Any]:
+    """``paths`` with every POST declaring the API key, optional (a service without API_KEYS
+    needs none): Swagger UI then offers Authorize and sends the key it is given."""
+    return {path: {method: {**operation, "security": [{API_KEY_SCHEME: []}, {}]}
+                   if method == "post" else operation
+                   for method, operation in operations.items()}
+            for path, operations in paths.items()}
+
+
+API_KEY_SCHEME = "ApiKey"  # the security scheme's name in both documents
 BINARY_FILE = {"type": "string", "format": "binary"}
 HEALTH = {"type": "object", "properties": {"status": {"type": "string"}}}
 LIVENESS = {"type": "object", "properties": {
