@@ -1,4 +1,5 @@
-"""Closed-form matting with multilevel foreground estimation (pymatting): the embedded default."""
+"""Closed-form matting with multilevel foreground estimation (pymatting's methods, in NumPy:
+``closed_form_parts``): the embedded default."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from background_replacement.matters.base import (
     region,
     solve_scale,
 )
+from background_replacement.matters.closed_form_parts import estimate_foreground_ml, laplacian_rows
 from background_replacement.matters.sparse_solve import solve_spd
 from background_replacement.refine import confine_transition, transition_radius
 from background_replacement.trimap import BACKGROUND, FOREGROUND
@@ -30,7 +32,7 @@ DEFAULT_MAX_UNKNOWN = 40_000
 
 
 class ClosedFormMatter:
-    """Levin et al.'s closed-form alpha and Germer et al.'s multilevel foreground (pymatting).
+    """Levin et al.'s closed-form alpha and Germer et al.'s multilevel foreground.
 
     Works on the bounding box of the unknown pixels plus a margin. When that box holds more than
     ``max_unknown`` unknown pixels, alpha is solved at reduced size and brought back with
@@ -43,12 +45,8 @@ class ClosedFormMatter:
     name = MATTERS.name_of(__name__)
 
     def __init__(self, max_unknown: int = DEFAULT_MAX_UNKNOWN, *, confine: bool = True) -> None:
-        from pymatting import cf_laplacian, estimate_foreground_ml
-
         self.max_unknown = max_unknown
         self.confine = confine
-        self._laplacian = cf_laplacian
-        self._estimate_foreground = estimate_foreground_ml
 
     @classmethod
     def from_settings(cls, settings) -> ClosedFormMatter:
@@ -63,9 +61,7 @@ class ClosedFormMatter:
         known = ~unknown
         if not known_fg.any():
             return np.zeros(trimap.shape)  # nothing anchors alpha at 1: all transparent
-        laplacian = self._laplacian(image, epsilon=EPSILON,
-                                    is_known=known.reshape(trimap.shape))
-        rows = laplacian[unknown]
+        rows = laplacian_rows(image, EPSILON, unknown.reshape(trimap.shape))
         rhs = -rows[:, known].dot(known_fg[known].astype(np.float64))
         alpha = known_fg.astype(np.float64)
         alpha[unknown] = solve_spd(rows[:, unknown], rhs)
@@ -75,7 +71,7 @@ class ClosedFormMatter:
         """Alpha and foreground colours at the image's own size."""
         image = image_rgb.astype(np.float64) / 255.0
         alpha = np.clip(self._alpha(image, trimap), 0.0, 1.0)
-        foreground = self._estimate_foreground(image, alpha)
+        foreground = estimate_foreground_ml(image, alpha)
         return Matte(alpha.astype(np.float32), np.clip(foreground, 0, 1).astype(np.float32))
 
     def _solve(self, image_rgb: np.ndarray, trimap: np.ndarray) -> Matte:
