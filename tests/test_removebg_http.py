@@ -148,8 +148,13 @@ def test_crop_with_margins(endpoint, photo):
                                  "-F", "crop=true", "-F", "crop_margin=10px 5px")
     assert status == 200
     width, height = int(full["x-foreground-width"]), int(full["x-foreground-height"])
-    assert image(body).size == (width + 10, height + 20)
-    assert (headers["x-foreground-left"], headers["x-foreground-top"]) == ("5", "10")
+    left, top = int(full["x-foreground-left"]), int(full["x-foreground-top"])
+    # No margin on a side where he touches the photo's edge (300×300): the sides and bottom.
+    margins = (0 if top == 0 else 10, 0 if left + width == 300 else 5,
+               0 if top + height == 300 else 10, 0 if left == 0 else 5)
+    assert margins == (10, 0, 0, 0)
+    assert image(body).size == (width + margins[1] + margins[3], height + margins[0] + margins[2])
+    assert (headers["x-foreground-left"], headers["x-foreground-top"]) == ("0", "10")
     # The example of remove.bg's reference: cropped, over white, as JPEG, answered as JSON.
     status, _, body = curl(endpoint, "-F", f"image_file=@{photo}", "-F", "crop=true",
                            "-F", "bg_color=FFFFFF", "-F", "format=jpg",
@@ -250,8 +255,9 @@ def test_remove_bg_client_library(monkeypatch, matting_service, photo):
     jpeg = image(client.remove_bg_file(photo, raw=True, data={
         "size": "auto", "format": "jpg", "bg_color": "white", "crop": "true",
         "crop_margin": "20px"}))
-    assert jpeg.format == "JPEG" and jpeg.size[0] > 300  # the margins are white
-    assert (np.asarray(jpeg)[:, :15] > 245).all()
+    # He touches the photo's sides and bottom: the one margin is on top, and white.
+    assert jpeg.format == "JPEG" and jpeg.size[0] == 300
+    assert (np.asarray(jpeg)[:15] > 245).all()
     encoded = base64.b64encode(Path(photo).read_bytes()).decode()
     assert image(client.remove_bg_base64(encoded, raw=True)).format == "PNG"
     with pytest.raises(remove_bg_api.Errors.ApiErrorCode400):
@@ -294,3 +300,36 @@ def test_add_shadow_darkens_the_ground_only_under_a_background(endpoint, photo):
     _, _, clear = curl(endpoint, *placed)
     status, headers, transparent = curl(endpoint, *placed, "-F", "add_shadow=true")
     assert status == 200 and headers["x-effects"] == "none" and transparent == clear
+
+
+def test_no_crop_margin_where_the_person_touches_the_photos_edge(endpoint, astronaut_png,
+                                                                  tmp_path):
+    """A person cut off by the photo's bottom stays cut off there: crop_margin goes on the
+    other sides only, as remove.bg does (no band of background under them)."""
+    person = Image.open(io.BytesIO(astronaut_png)).convert("RGB").resize((300, 300))
+    framed = Image.new("RGB", (400, 340), (128, 128, 128))
+    framed.paste(person, (50, 40))  # grey above and beside him; his bottom edge is the photo's
+    path = tmp_path / "framed.png"
+    framed.save(path)
+    status, full, _ = curl(endpoint, "-F", f"image_file=@{path}", "-F", "size=auto")
+    assert status == 200
+    box = {side: int(full[f"x-foreground-{side}"]) for side in ("left", "top", "width",
+                                                              "height")}
+    assert box["top"] > 0 and box["left"] > 0 and box["top"] + box["height"] == 340
+    status, _, body = curl(endpoint, "-F", f"image_file=@{path}", "-F", "size=auto",
+                           "-F", "crop=true", "-F", "crop_margin=10%")
+    assert status == 200
+    result = np.asarray(image(body))
+    top, side = round(0.1 * box["height"]), round(0.1 * box["width"])
+    assert result.shape[:2] == (box["height"] + top, box["width"] + 2 * side)
+    assert result[-1, :, 3].max() == 255  # he reaches the result's bottom edge
+    assert result[:top, :, 3].max() == 0  # the margin above him is there, and empty
+
+
+def test_nobody_found_gives_advice_this_route_honours(endpoint, tmp_path):
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (64, 64), (30, 160, 40)).save(plain)
+    status, _, body = curl(endpoint, "-F", f"image_file=@{plain}")
+    assert status == 400 and error_code(body) == "unknown_foreground"
+    title = json.loads(body)["errors"][0]["title"]
+    assert "if_no_person" not in title and title.startswith("No person was found")

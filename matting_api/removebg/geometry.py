@@ -101,6 +101,17 @@ def margin_pixels(margins: Margins, subject: Box) -> tuple[int, int, int, int]:
                  for length, extent in zip(margins, extents, strict=True))
 
 
+def inner_margins(margins: tuple[int, int, int, int], subject: Box, width: int,
+                  height: int) -> tuple[int, int, int, int]:
+    """(top, right, bottom, left) ``margins`` with 0 on each side where the subject touches the
+    image's edge, as remove.bg does: a person cut off by the photo's bottom stays cut off there
+    instead of floating above a band of background."""
+    touches = (subject.top == 0, subject.left + subject.width >= width,
+               subject.top + subject.height >= height, subject.left == 0)
+    return tuple(0 if edge else margin  # type: ignore[return-value]
+                 for margin, edge in zip(margins, touches, strict=True))
+
+
 class Layout(NamedTuple):
     """The result canvas and where the subject's box lands on it (scaled to its size)."""
 
@@ -116,7 +127,8 @@ def layout(width: int, height: int, subject: Box, *, crop: bool, margins: Margin
     Args:
         width, height: the matted image's size.
         subject: the foreground's box in that image.
-        crop: the canvas is the subject's box plus ``margins``, else the image's size.
+        crop: the canvas is the subject's box plus ``margins`` (none on a side where the
+            subject touches the image's edge), else the image's size.
         scale: the subject's share (0.1 to 1) of the canvas, fitted on its tighter side;
             ``None`` keeps its size.
         position: horizontal and vertical place of the subject, 0 (left/top) to 1 (right/
@@ -124,7 +136,8 @@ def layout(width: int, height: int, subject: Box, *, crop: bool, margins: Margin
             ``scale`` is given.
     """
     if crop:
-        top, right, bottom, left = margin_pixels(margins, subject)
+        top, right, bottom, left = inner_margins(margin_pixels(margins, subject), subject,
+                                                 width, height)
         canvas_w, canvas_h = subject.width + left + right, subject.height + top + bottom
         original = (left, top)
     else:

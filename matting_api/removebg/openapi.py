@@ -59,7 +59,8 @@ def _properties() -> dict[str, Any]:
         "bg_image_file": BINARY_FILE,
         "crop": {**flag, "default": False},
         "crop_margin": {**text, "default": "0", "description": "1, 2 or 4 lengths, each at "
-                        f"most {MAX_MARGIN['px']:g}px or {MAX_MARGIN['%']:g}%"},
+                        f"most {MAX_MARGIN['px']:g}px or {MAX_MARGIN['%']:g}%; none on a side "
+                        "where the person touches the image's edge"},
         "scale": {**text, "default": "original",
                   "description": f"{SCALE_RANGE[0]:g}% to {SCALE_RANGE[1]:g}% or original"},
         "position": {**text, "default": "original",

@@ -127,7 +127,7 @@ def remove_background(job: RemoveBgJob, matter: Matter, segmentation: Segmentati
     options ask. A picture without a person, or with none inside the roi, is refused (400)."""
     matte_job = MatteJob(image_bytes=job.image_bytes, image=job.image,
                          background=Transparent(), output="cutout",
-                         params=DEFAULT_PARAMS)
+                         params=DEFAULT_PARAMS, if_no_person="empty")  # refused below
     matted = run_matting(matte_job, matter, segmentation, timer)
     with timer.stage("layout"):
         cutout = matted.pixels
