@@ -20,7 +20,12 @@ from background_replacement.api import BackgroundReplacer
 from background_replacement.backgrounds import load_library
 from background_replacement.images import encode_image
 from background_replacement.matters.base import MatterUnavailable
-from background_replacement.params import TRIMAP_PARAMETERS, TrimapParams
+from background_replacement.params import (
+    EFFECT_PARAMETERS,
+    TRIMAP_PARAMETERS,
+    Effects,
+    TrimapParams,
+)
 from background_replacement.people import NoSuchPerson, PeopleChoice
 from background_replacement.pipeline import NoPersonFound
 from background_replacement.segmenters.base import SegmenterUnavailable
@@ -37,6 +42,11 @@ def trimap_params(fields: Mapping[str, str]) -> TrimapParams:
         return TrimapParams(**given).validate()
     except ValueError as exc:
         raise MattingError(str(exc)) from None
+
+
+def effects(fields: Mapping[str, str]) -> Effects:
+    """The composite's effects among ``/matte``'s form fields, the defaults for the others."""
+    return Effects(**{name: float(fields[name]) for name in EFFECT_PARAMETERS if name in fields})
 
 
 class LocalService:
@@ -80,7 +90,8 @@ class LocalService:
             choice = PeopleChoice.parse(fields.get("people"), fields.get("points"))
             pixels = self.load().replace_array(
                 image, background=background, output=output, params=params,
-                if_no_person=fields.get("if_no_person", "error"), people=choice, hint=hint)
+                if_no_person=fields.get("if_no_person", "error"), people=choice, hint=hint,
+                effects=effects(fields))
             return encode_image(pixels, fmt)
         except (NoPersonFound, NoSuchPerson) as exc:
             raise MattingError(str(exc)) from None

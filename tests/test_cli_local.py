@@ -88,6 +88,16 @@ def test_local_gives_what_the_service_gives_for_the_same_options(matting_service
                         - pixels(tmp_path / "served.png").astype(int))
     assert difference.max() <= 1
     assert "POST /matte" in matting_service.log()
+    # The composite's effects (issue 28's options) too.
+    effects = ["--background", "studio", "--harmonise", "1", "--light-wrap", "0.5",
+               "--shadow", "0.6"]
+    local = run(photo, tmp_path / "local.png", "--local", *effects, env=EMBEDDED)
+    served = run(photo, tmp_path / "served.png", *effects,
+                 env={SERVER_VARIABLE: matting_service.url.removeprefix("http://")})
+    assert local.returncode == 0 and served.returncode == 0, local.stderr + served.stderr
+    difference = np.abs(pixels(tmp_path / "local.png").astype(int)
+                        - pixels(tmp_path / "served.png").astype(int))
+    assert difference.max() <= 1
 
 
 def test_local_failures_are_named_and_the_others_written(photo_rgb, tmp_path):
