@@ -98,6 +98,10 @@ def test_local_gives_what_the_service_gives_for_the_same_options(matting_service
     difference = np.abs(pixels(tmp_path / "local.png").astype(int)
                         - pixels(tmp_path / "served.png").astype(int))
     assert difference.max() <= 1
+    plain = run(photo, tmp_path / "plain.png", "--local", "--background", "studio", env=EMBEDDED)
+    assert plain.returncode == 0, plain.stderr
+    assert np.abs(pixels(tmp_path / "plain.png").astype(int)
+                  - pixels(tmp_path / "local.png").astype(int)).max() > 10  # effects applied
 
 
 def test_local_failures_are_named_and_the_others_written(photo_rgb, tmp_path):
