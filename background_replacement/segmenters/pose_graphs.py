@@ -113,7 +113,8 @@ def check_models(root: Path) -> None:
 
 
 class PoseGraphs:
-    """The detector graph and the mask graph, each started once and used under its lock."""
+    """The detector graph and the mask graph, each started once; both are used under one lock
+    (they share the outputs and the timestamps)."""
 
     def __init__(self) -> None:
         try:
@@ -137,23 +138,22 @@ class PoseGraphs:
 
         self._outputs: dict[str, object] = {}
         self._detector, self._masker = graph(_DETECT_GRAPH), graph(_MASK_GRAPH)
-        self._detector.observe_output_stream(
-            "detections", lambda _, p: self._outputs.__setitem__("detections",
-                                                                 packet_getter.get_proto_list(p)))
-        self._masker.observe_output_stream(
-            "landmarks", lambda _, p: self._outputs.__setitem__(
-                "landmarks", packet_getter.get_proto(p)))
-        self._masker.observe_output_stream(
-            "mask", lambda _, p: self._outputs.__setitem__(
-                "mask", np.array(packet_getter.get_image_frame(p).numpy_view(), np.float32)))
-        self._masker.observe_output_stream(
-            "first_mask", lambda _, p: self._outputs.__setitem__(
-                "first_mask", np.array(packet_getter.get_image_frame(p).numpy_view(), np.float32)))
+
+        def keep(graph_, stream: str, read) -> None:
+            graph_.observe_output_stream(
+                stream, lambda _, packet: self._outputs.__setitem__(stream, read(packet)))
+
+        def mask(packet) -> np.ndarray:
+            return np.array(packet_getter.get_image_frame(packet).numpy_view(), np.float32)
+
+        keep(self._detector, "detections", packet_getter.get_proto_list)
+        keep(self._masker, "landmarks", packet_getter.get_proto)
+        keep(self._masker, "mask", mask)
+        keep(self._masker, "first_mask", mask)
         self._detector.start_run()
         self._masker.start_run(input_side_packets={
             "complexity": packet_creator.create_int(1),
-            "segmentation": packet_creator.create_bool(True),
-            "no_segmentation": packet_creator.create_bool(False)})
+            "segmentation": packet_creator.create_bool(True)})
         self._lock = threading.Lock()  # one lock: both graphs share the outputs and the clock
         self._clock = 0
 
