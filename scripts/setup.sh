@@ -35,36 +35,31 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
+# Debian packages the project runs beside Python: as root they are installed here with apt-get.
+# apt_install WHAT WHY PACKAGE...: install the packages, or say what is missing and why.
+apt_install() {
+  local what=$1 why=$2 log=.venv/apt-$1.log
+  shift 2
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's $* for $why (apt-get, a minute or two)"
+    if ! { apt-get update -qq \
+           && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                "$@"; } >"$log" 2>&1; then
+      tail -n 20 "$log" >&2
+      echo "setup: apt-get could not install $*; the whole log is $log" >&2
+      exit 1
+    fi
+  else
+    echo "setup: $what is missing, so $why cannot run; install it with:" \
+         "sudo apt-get install $*" >&2
+  fi
+}
+
 # The browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
 if [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Debian's chromium for the browser tests (apt-get, a minute or two)"
-    if ! { apt-get update -qq \
-           && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-                chromium fonts-dejavu-core; } >.venv/apt-chromium.log 2>&1; then
-      tail -n 20 .venv/apt-chromium.log >&2
-      echo "setup: apt-get could not install chromium; the whole log is .venv/apt-chromium.log" >&2
-      exit 1
-    fi
-  else
-    echo "setup: /usr/bin/chromium is missing, so the browser tests will be skipped;" \
-         "install it with: sudo apt-get install chromium fonts-dejavu-core" >&2
-  fi
+  apt_install chromium "the browser tests" chromium fonts-dejavu-core
 fi
-
 # The front (service_common/front.py): Debian's nginx, in front of the matting service's gunicorn.
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
-  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Debian's nginx-light for the services' front (apt-get)"
-    if ! { apt-get update -qq \
-           && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-                nginx-light; } >.venv/apt-nginx.log 2>&1; then
-      tail -n 20 .venv/apt-nginx.log >&2
-      echo "setup: apt-get could not install nginx-light; the whole log is .venv/apt-nginx.log" >&2
-      exit 1
-    fi
-  else
-    echo "setup: nginx is missing, so remove-background-services cannot start its front;" \
-         "install it with: sudo apt-get install nginx-light" >&2
-  fi
+  apt_install nginx "remove-background-services' front" nginx-light
 fi
