@@ -79,25 +79,21 @@ def test_local_does_a_photo_and_a_folder_with_no_service_anywhere(photo_rgb, tmp
 def test_local_gives_what_the_service_gives_for_the_same_options(matting_service, photo_rgb,
                                                                  tmp_path):
     photo = save(photo_rgb, tmp_path / "astronaut.png")
-    options = ["--output-kind", "alpha", "--people", "largest", "--fg-threshold", "0.85"]
-    local = run(photo, tmp_path / "local.png", "--local", *options, env=EMBEDDED)
-    served = run(photo, tmp_path / "served.png", *options,
-                 env={SERVER_VARIABLE: matting_service.url.removeprefix("http://")})
-    assert local.returncode == 0 and served.returncode == 0, local.stderr + served.stderr
-    difference = np.abs(pixels(tmp_path / "local.png").astype(int)
-                        - pixels(tmp_path / "served.png").astype(int))
-    assert difference.max() <= 1
+    def local_and_served(*options: str) -> None:
+        local = run(photo, tmp_path / "local.png", "--local", *options, env=EMBEDDED)
+        served = run(photo, tmp_path / "served.png", *options,
+                     env={SERVER_VARIABLE: matting_service.url.removeprefix("http://")})
+        assert local.returncode == 0 and served.returncode == 0, local.stderr + served.stderr
+        difference = np.abs(pixels(tmp_path / "local.png").astype(int)
+                            - pixels(tmp_path / "served.png").astype(int))
+        assert difference.max() <= 1
+
+    local_and_served("--output-kind", "alpha", "--people", "largest", "--fg-threshold", "0.85")
     assert "POST /matte" in matting_service.log()
     # The composite's effects (issue 28's options) too.
     effects = ["--background", "studio", "--harmonise", "1", "--light-wrap", "0.5",
                "--shadow", "0.6"]
-    local = run(photo, tmp_path / "local.png", "--local", *effects, env=EMBEDDED)
-    served = run(photo, tmp_path / "served.png", *effects,
-                 env={SERVER_VARIABLE: matting_service.url.removeprefix("http://")})
-    assert local.returncode == 0 and served.returncode == 0, local.stderr + served.stderr
-    difference = np.abs(pixels(tmp_path / "local.png").astype(int)
-                        - pixels(tmp_path / "served.png").astype(int))
-    assert difference.max() <= 1
+    local_and_served(*effects)
     plain = run(photo, tmp_path / "plain.png", "--local", "--background", "studio", env=EMBEDDED)
     assert plain.returncode == 0, plain.stderr
     assert np.abs(pixels(tmp_path / "plain.png").astype(int)
