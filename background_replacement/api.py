@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from background_replacement.backgrounds import Background, Picture, load_library, parse_background
+from background_replacement.background import Background, Picture, load_library, parse_background
 from background_replacement.hints import Hint
 from background_replacement.images import Answer, ImageSource, answer_in_kind, load_photo
 from background_replacement.matters import Matter, load_matter

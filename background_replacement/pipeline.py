@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from background_replacement.backgrounds import Background, Blur, Colour, Picture
+from background_replacement.background import Background, Blur, Colour, Picture
 from background_replacement.compositing import composite, cutout, to_uint8
 from background_replacement.effects import NOTHING_APPLIED, Applied, apply_effects, plan
 from background_replacement.hints import Hint, merge_hint

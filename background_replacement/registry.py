@@ -11,12 +11,12 @@ from collections.abc import Callable, Mapping
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from background_replacement.backends import AUTO
+
 if TYPE_CHECKING:
     from background_replacement.settings import Settings
 
 log = logging.getLogger(__name__)
-
-AUTO = "auto"
 
 
 class Registry:

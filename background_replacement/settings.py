@@ -12,9 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from background_replacement.backgrounds import BACKGROUNDS_DIR
-from background_replacement.matters import MATTERS
-from background_replacement.segmenters import SEGMENTERS
+from background_replacement.backends import AUTO, MATTER_BACKENDS, SEGMENTER_BACKENDS
+from background_replacement.background import BACKGROUNDS_DIR
 
 API_KEY_HEADER = "X-Api-Key"  # the header that carries a key, for the services and clients
 
@@ -71,7 +70,7 @@ class Settings:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the variable whose value cannot work."""
-        choices = {"segmenter": SEGMENTERS.choices, "matter": MATTERS.choices,
+        choices = {"segmenter": (AUTO, *SEGMENTER_BACKENDS), "matter": (AUTO, *MATTER_BACKENDS),
                    "device": ("auto", "cpu", "cuda"),
                    "precision": ("auto", "float32", "bfloat16", "float16")}
         for name, allowed in choices.items():

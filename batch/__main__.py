@@ -1,7 +1,7 @@
-"""``python -m batch``: see ``batch.cli``."""
+"""``python -m background_replacement.batch``: see ``batch.cli``."""
 
 import sys
 
-from batch.cli import main
+from background_replacement.batch.cli import main
 
 sys.exit(main())

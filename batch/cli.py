@@ -22,11 +22,8 @@ import time as clock
 from fractions import Fraction
 from pathlib import Path
 
-from background_replacement.matters import MATTERS
-from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
-from background_replacement.segmenters import SEGMENTERS
-from batch.driver import Outcome, run_photos, run_video
-from batch.inputs import (
+from background_replacement.batch.driver import Outcome, run_photos, run_video
+from background_replacement.batch.inputs import (
     common_root,
     folder_photos,
     is_list_file,
@@ -34,11 +31,15 @@ from batch.inputs import (
     listed_photos,
     photo_inputs,
 )
-from batch.pool import NoWorkersLeft, actor_count
-from batch.results import MANIFEST_NAME
-from batch.worker import JobOptions
-from client.frame_matting import DEFAULT_SOLVE_PIXELS, SOLVE_PIXELS_HELP
-from client.media import OUTPUT_FORMATS, VideoError
+from background_replacement.batch.pool import NoWorkersLeft, actor_count
+from background_replacement.batch.results import MANIFEST_NAME
+from background_replacement.batch.worker import JobOptions
+from background_replacement.client.frame_matting import DEFAULT_SOLVE_PIXELS, SOLVE_PIXELS_HELP
+from background_replacement.client.media import OUTPUT_FORMATS, VideoError
+
+from background_replacement.matters import MATTERS
+from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
+from background_replacement.segmenters import SEGMENTERS
 
 PHOTO_FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
 DEFAULT_SEGMENT_SECONDS = 10

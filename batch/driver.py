@@ -9,20 +9,19 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from tqdm import tqdm
-
-from batch.inputs import PhotoInput
-from batch.pool import ActorPool, Task
-from batch.results import Manifest, Record, remove_partials, sha256_of
-from batch.video import (
+from background_replacement.batch.inputs import PhotoInput
+from background_replacement.batch.pool import ActorPool, Task
+from background_replacement.batch.results import Manifest, Record, remove_partials, sha256_of
+from background_replacement.batch.video import (
     SEGMENT_SUFFIX,
     first_frame_time,
     join_segments,
     plan_segments,
     warm_up_frames,
 )
-from batch.worker import JobOptions, SegmentDone
-from client.media import OUTPUT_FORMATS, probe
+from background_replacement.batch.worker import JobOptions, SegmentDone
+from background_replacement.client.media import OUTPUT_FORMATS, probe
+from tqdm import tqdm
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,13 @@ from pathlib import Path
 
 import av
 import numpy as np
-
-from background_replacement.backgrounds import Background
-from background_replacement.compositing import composite, to_uint8
-from client.frame_matting import DEFAULT_SOLVE_PIXELS, LocalMatting, Matted, matte_frame
-from client.media import (
+from background_replacement.client.frame_matting import (
+    DEFAULT_SOLVE_PIXELS,
+    LocalMatting,
+    Matted,
+    matte_frame,
+)
+from background_replacement.client.media import (
     VideoInfo,
     VideoWriter,
     audio_is_copied,
@@ -38,7 +40,10 @@ from client.media import (
     output_pts,
     read_frames,
 )
-from client.temporal import AlphaStabilizer, TemporalStability
+from background_replacement.client.temporal import AlphaStabilizer, TemporalStability
+
+from background_replacement.background import Background
+from background_replacement.compositing import composite, to_uint8
 
 SEGMENT_CONTAINER, SEGMENT_SUFFIX, SEGMENT_CODEC = "matroska", ".mkv", "ffv1"
 SEGMENT_PIX_FMT = {False: "bgr0", True: "bgra"}  # by transparency; both lossless for RGB(A)

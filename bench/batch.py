@@ -30,9 +30,8 @@ EMPTY_TASKS = 2000
 def measure(address: str, folder: Path) -> dict[str, float]:
     """Inside the namespace: photos/s of a warm pool over every photo of ``folder``."""
     import ray
-
-    from batch.pool import ActorPool, Task, actor_count
-    from batch.worker import JobOptions
+    from background_replacement.batch.pool import ActorPool, Task, actor_count
+    from background_replacement.batch.worker import JobOptions
 
     photos = sorted((folder / "images").glob("*.jpg"))
     ray.init(address=address, logging_level="WARNING", log_to_driver=False)
@@ -62,10 +61,14 @@ def join_differences(video: Path, seconds: Fraction, warm_ups: tuple[int, ...]) 
     same video matted in one piece, for each number of warm-up frames: the largest difference
     (levels of 255) in the first frame of a join and in any frame."""
     import numpy as np
-
-    from batch.video import Segment, first_frame_time, plan_segments, segment_frames
-    from batch.worker import JobOptions, Worker
-    from client.media import probe
+    from background_replacement.batch.video import (
+        Segment,
+        first_frame_time,
+        plan_segments,
+        segment_frames,
+    )
+    from background_replacement.batch.worker import JobOptions, Worker
+    from background_replacement.client.media import probe
 
     info, zero = probe(video), first_frame_time(video)
     worker = Worker(JobOptions(EMBEDDED), threads=0)
@@ -90,7 +93,7 @@ def join_differences(video: Path, seconds: Fraction, warm_ups: tuple[int, ...]) 
 def manifest_rate(lines: int = 2000) -> float:
     """Manifest lines appended per second (one write each, one fsync at the end) in a
     temporary folder."""
-    from batch.results import Manifest, Record
+    from background_replacement.batch.results import Manifest, Record
 
     with tempfile.TemporaryDirectory() as folder:
         manifest = Manifest(Path(folder))
@@ -123,8 +126,8 @@ def main() -> None:
     parser.add_argument("--segment-seconds", type=Fraction, default=Fraction(1))
     args = parser.parse_args()
     if args.joins:
-        from batch.video import warm_up_frames
-        from client.temporal import TemporalStability
+        from background_replacement.batch.video import warm_up_frames
+        from background_replacement.client.temporal import TemporalStability
 
         join_differences(args.joins, args.segment_seconds,
                          (0, 5, warm_up_frames(TemporalStability())))

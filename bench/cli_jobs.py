@@ -3,7 +3,7 @@ beside the service's own limit (`--jobs` from `GET /healthz`), in alternating ru
 
 Starts both services under gunicorn with their production configs and the embedded backends,
 writes N copies of examples/astronaut.png (each shifted, so no two are alike) as JPEGs, and
-runs `python -m client.remove_background` on the folder.
+runs `python -m background_replacement.client.remove_background` on the folder.
 
     .venv/bin/python -m bench.cli_jobs [--photos 12] [--rounds 3] [--jobs-list 1,0]
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from testing.commands import PHOTO_COMMAND
 from testing.launcher import ROOT, Service
 
 
@@ -34,7 +34,7 @@ def make_photos(folder: Path, count: int) -> None:
 
 
 def timed_run(folder: Path, out: Path, server: str, jobs: int) -> float:
-    command = [sys.executable, "-m", "client.remove_background", str(folder), str(out),
+    command = [*PHOTO_COMMAND, str(folder), str(out),
                "--server", server, *(["--jobs", str(jobs)] if jobs else [])]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)

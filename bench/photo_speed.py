@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 import requests
+from background_replacement.service_common.images import encode_image
 from PIL import Image
 
 from background_replacement.compositing import cover
@@ -23,7 +24,6 @@ from bench.data import portraits
 from bench.machine import instruction_sets
 from bench.matting_quality import SETS, straightforward_pipeline
 from bench.pipeline import SERVER, STRAIGHTFORWARD_TARGET, matmul_rate
-from service_common.images import encode_image
 from testing.launcher import Service
 
 # Issue 24: the whole 1280×720 photo over HTTP, median over the dev photos, at most this long.

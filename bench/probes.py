@@ -17,7 +17,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -26,9 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+from background_replacement.service_common.serve import free_port
 from PIL import Image
 
-from service_common.serve import free_port
+from testing.commands import SERVICES_COMMAND
 from testing.launcher import ROOT, group_pids
 
 KEY = "probe-key-0123456789"
@@ -55,7 +55,7 @@ class Production:
         if segmentation_key:  # the configuration that worked before: the same key both ends
             env["SEGMENTATION_API_KEY"] = KEY
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service_common.serve", "--matting-port", str(self.port),
+            [*SERVICES_COMMAND, "--matting-port", str(self.port),
              "--segmentation-port", str(self.segmentation_port)], cwd=checkout, env=env,
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         self.url = f"http://127.0.0.1:{self.port}"

@@ -13,12 +13,12 @@ import json
 import time
 
 import numpy as np
+from background_replacement.service_common.images import decode_image
 
 from background_replacement.segmenters import SEGMENTER_NAMES, SegmenterUnavailable, load_segmenter
 from background_replacement.settings import Settings
 from background_replacement.trimap import BACKGROUND, make_trimap
 from bench.data import iou, portraits
-from service_common.images import decode_image
 
 
 def evaluate(name: str) -> dict[str, float] | None:

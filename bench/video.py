@@ -6,7 +6,7 @@ Starts both services under gunicorn with the embedded backends (the pose segment
 ``--segmenter``, and closed-form matting), as ``remove-background-services`` does, and, for a
 clip from ../shared/data/videos at its native size:
 
-1. runs ``python -m client.video CLIP out.mp4 --background BACKGROUND`` as a user would, once
+1. runs ``remove-background-video CLIP out.mp4 --background BACKGROUND`` as a user would, once
    with the services and once with ``--local``, and divides the frames by the wall-clock time of
    the whole process (start-up, model loading for ``--local``, decoding, matting, compositing,
    encoding) and by the job's own time, as the command prints it;
@@ -60,16 +60,22 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from background_replacement.client.frame_matting import (
+    DEFAULT_SOLVE_PIXELS,
+    LocalMatting,
+    ServiceMatting,
+    matte_frame,
+)
+from background_replacement.client.matting_client import MattingClient
+from background_replacement.client.media import probe, read_frames
+from background_replacement.client.video_engine import FrameResult, replace_background
 
 from background_replacement.compositing import cover
 from background_replacement.params import Effects
 from bench.machine import describe, matmul_gflops
 from bench.matting_quality import straightforward_pipeline
-from client.frame_matting import DEFAULT_SOLVE_PIXELS, LocalMatting, ServiceMatting, matte_frame
-from client.matting_client import MattingClient
-from client.media import probe, read_frames
-from client.video_engine import FrameResult, replace_background
 from scripts.effect_pictures import warm_light
+from testing.commands import VIDEO_COMMAND
 from testing.launcher import ROOT, Service
 
 VIDEOS = ROOT.parent / "shared" / "data" / "videos"
@@ -119,7 +125,7 @@ def run_command(clip: Path, background: Path, target: Path, extra: list[str],
     service meanwhile)."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     served = [service.cpu_seconds() for service in services]
-    command = [sys.executable, "-m", "client.video", str(clip), str(target), "--background",
+    command = [*VIDEO_COMMAND, str(clip), str(target), "--background",
                str(background), *extra]
     if max_frames:
         command += ["--max-frames", str(max_frames)]

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from background_replacement.client.matting_client import MattingClient
+from background_replacement.client.media import Frame, VideoError, probe, read_frames
 
-from background_replacement.backgrounds import Background, file_named, parse_background
+from background_replacement.background import Background, file_named, parse_background
 from background_replacement.compositing import cover
 from background_replacement.images import IMAGE_SUFFIXES
-from client.matting_client import MattingClient
-from client.media import Frame, VideoError, probe, read_frames
 
 BACKGROUND_ENDS = ("loop", "freeze", "trim")
 

@@ -20,12 +20,12 @@ from typing import Protocol
 
 import cv2
 import numpy as np
+from background_replacement.client.backdrops import ServiceBackgrounds
+from background_replacement.client.matting_client import MattingClient, MattingError
 
 from background_replacement.api import BackgroundReplacer
 from background_replacement.matters.base import region, solve_scale
 from background_replacement.params import DEFAULT_PARAMS, TrimapParams, scaled_band
-from client.backdrops import ServiceBackgrounds
-from client.matting_client import MattingClient, MattingError
 
 # Frames above this many pixels are matted smaller (320×240: half the sides of 640×480). On
 # asl_thanks.mkv, against the full-size solve, alpha differs by 0.003 on average and its

@@ -14,10 +14,11 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
+from background_replacement.client.matting_client import MattingError
 from PIL import UnidentifiedImageError
 
 from background_replacement.api import BackgroundReplacer
-from background_replacement.backgrounds import load_library
+from background_replacement.background import load_library
 from background_replacement.images import encode_image
 from background_replacement.matters.base import MatterUnavailable
 from background_replacement.params import (
@@ -30,7 +31,6 @@ from background_replacement.people import NoSuchPerson, PeopleChoice
 from background_replacement.pipeline import NoPersonFound
 from background_replacement.segmenters.base import SegmenterUnavailable
 from background_replacement.settings import Settings
-from client.matting_client import MattingError
 
 
 def trimap_params(fields: Mapping[str, str]) -> TrimapParams:

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from background_replacement.client.matting_client import MattingError
 from PIL import ImageColor
 
-from background_replacement.backgrounds import NAME, parse_colour
+from background_replacement.background import NAME, parse_colour
 from background_replacement.images import IMAGE_SUFFIXES
-from client.matting_client import MattingError
 
 _COLOUR_FUNCTION = re.compile(r"^(rgba?|hs[lvb])\(", re.IGNORECASE)
 _SERVICE_WORDS = ("transparent", "blur")

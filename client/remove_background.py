@@ -16,7 +16,35 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
-from background_replacement.backgrounds import DEFAULT_BACKGROUND
+from background_replacement.client.local_service import LocalService
+from background_replacement.client.matting_client import (
+    MattingClient,
+    MattingError,
+    add_api_key_argument,
+    add_server_argument,
+    server_url,
+)
+from background_replacement.client.photos import (
+    Job,
+    Matting,
+    PhotoService,
+    Runner,
+    background_field,
+    is_background_name,
+    summary,
+)
+from background_replacement.client.targets import (
+    DEFAULT_FORMAT,
+    EXTENSIONS,
+    STDIO,
+    find_images,
+    format_for,
+    plan_targets,
+    renamed,
+)
+from background_replacement.client.watch import watch
+
+from background_replacement.background import DEFAULT_BACKGROUND
 from background_replacement.params import (
     EFFECT_PARAMETERS,
     TRIMAP_PARAMETERS,
@@ -26,33 +54,6 @@ from background_replacement.params import (
 )
 from background_replacement.people import PeopleChoice, parse_points
 from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
-from client.local_service import LocalService
-from client.matting_client import (
-    MattingClient,
-    MattingError,
-    add_api_key_argument,
-    add_server_argument,
-    server_url,
-)
-from client.photos import (
-    Job,
-    Matting,
-    PhotoService,
-    Runner,
-    background_field,
-    is_background_name,
-    summary,
-)
-from client.targets import (
-    DEFAULT_FORMAT,
-    EXTENSIONS,
-    STDIO,
-    find_images,
-    format_for,
-    plan_targets,
-    renamed,
-)
-from client.watch import watch
 
 DEFAULT_JOBS = 2  # requests at once when the service does not say how many it takes
 PACKAGE = "background-replacement"

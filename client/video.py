@@ -23,18 +23,22 @@ import os
 import sys
 from pathlib import Path
 
-from client.backdrops import BACKGROUND_ENDS
-from client.frame_matting import DEFAULT_SOLVE_PIXELS, SOLVE_PIXELS_HELP, LocalMatting
-from client.matting_client import (
+from background_replacement.client.backdrops import BACKGROUND_ENDS
+from background_replacement.client.frame_matting import (
+    DEFAULT_SOLVE_PIXELS,
+    SOLVE_PIXELS_HELP,
+    LocalMatting,
+)
+from background_replacement.client.matting_client import (
     MattingClient,
     MattingError,
     add_api_key_argument,
     add_server_argument,
     server_url,
 )
-from client.media import VideoError
-from client.remove_background import add_effect_arguments, effects_given
-from client.video_engine import (
+from background_replacement.client.media import VideoError
+from background_replacement.client.remove_background import add_effect_arguments, effects_given
+from background_replacement.client.video_engine import (
     DEFAULT_IN_FLIGHT,
     DEFAULT_STABILITY,
     FrameResult,

@@ -25,24 +25,22 @@ from itertools import islice
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
-
-from background_replacement.backgrounds import DEFAULT_BACKGROUND
-from background_replacement.compositing import composite, cutout
-from background_replacement.effects import NOTHING_APPLIED, Applied, VideoEffects, plan
-from background_replacement.params import DEFAULT_PARAMS, NO_EFFECTS, Effects, TrimapParams
-from background_replacement.pipeline import effects_over
-from background_replacement.timing import StageTimer
-from client.backdrops import BACKGROUND_ENDS, Backdrop, Timeless, VideoBackdrop, open_backdrop
-from client.frame_matting import (
+from background_replacement.client.backdrops import (
+    BACKGROUND_ENDS,
+    Backdrop,
+    Timeless,
+    VideoBackdrop,
+    open_backdrop,
+)
+from background_replacement.client.frame_matting import (
     DEFAULT_SOLVE_PIXELS,
     FrameMatting,
     Matted,
     ServiceMatting,
     matte_frame,
 )
-from client.matting_client import DEFAULT_SERVER, MattingClient
-from client.media import (
+from background_replacement.client.matting_client import DEFAULT_SERVER, MattingClient
+from background_replacement.client.media import (
     Frame,
     VideoError,
     VideoInfo,
@@ -53,7 +51,15 @@ from client.media import (
     probe,
     read_frames,
 )
-from client.temporal import AlphaStabilizer, TemporalStability
+from background_replacement.client.temporal import AlphaStabilizer, TemporalStability
+from tqdm.auto import tqdm
+
+from background_replacement.background import DEFAULT_BACKGROUND
+from background_replacement.compositing import composite, cutout
+from background_replacement.effects import NOTHING_APPLIED, Applied, VideoEffects, plan
+from background_replacement.params import DEFAULT_PARAMS, NO_EFFECTS, Effects, TrimapParams
+from background_replacement.pipeline import effects_over
+from background_replacement.timing import StageTimer
 
 DEFAULT_IN_FLIGHT = 4  # the matting service works on 4 requests at once by default
 DEFAULT_STABILITY = TemporalStability()

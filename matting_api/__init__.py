@@ -4,6 +4,6 @@
 ``flask --app matting_api run -p 5000`` finds ``create_app`` here.
 """
 
-from matting_api.app import create_app
+from background_replacement.matting_api.app import create_app
 
 __all__ = ["create_app"]

@@ -8,9 +8,38 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from background_replacement.matting_api.openapi import openapi_document
+from background_replacement.matting_api.pipeline import MatteJob, run_matting
+from background_replacement.matting_api.removebg.routes import bp as removebg_bp
+from background_replacement.matting_api.segmentation_client import SegmentationClient
+from background_replacement.matting_api.web import bp as web_bp
+from background_replacement.service_common.docs import bp as docs_bp
+from background_replacement.service_common.errors import ApiError
+from background_replacement.service_common.http import (
+    add_common_routes,
+    configure_app,
+    decode_upload,
+    read_upload,
+    takes_slot,
+)
+from background_replacement.service_common.images import (
+    ENCODE_FORMATS,
+    MAX_IMAGE_SIDE,
+    check_encodable,
+    encode_image,
+    mimetype,
+)
+from background_replacement.service_common.memory import limit_malloc_arenas
+from background_replacement.service_common.params import (
+    effects,
+    form_number,
+    people_choice,
+    trimap_params,
+)
+from background_replacement.service_common.pixel_budget import charge_pixels
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from background_replacement.backgrounds import Picture, load_library, parse_background
+from background_replacement.background import Picture, load_library, parse_background
 from background_replacement.compositing import cover
 from background_replacement.device import configure_threads
 from background_replacement.hints import Hint
@@ -24,30 +53,6 @@ from background_replacement.pipeline import (
 from background_replacement.settings import Settings
 from background_replacement.timing import StageTimer
 from background_replacement.trimap import as_trimap
-from matting_api.openapi import openapi_document
-from matting_api.pipeline import MatteJob, run_matting
-from matting_api.removebg.routes import bp as removebg_bp
-from matting_api.segmentation_client import SegmentationClient
-from matting_api.web import bp as web_bp
-from service_common.docs import bp as docs_bp
-from service_common.errors import ApiError
-from service_common.http import (
-    add_common_routes,
-    configure_app,
-    decode_upload,
-    read_upload,
-    takes_slot,
-)
-from service_common.images import (
-    ENCODE_FORMATS,
-    MAX_IMAGE_SIDE,
-    check_encodable,
-    encode_image,
-    mimetype,
-)
-from service_common.memory import limit_malloc_arenas
-from service_common.params import effects, form_number, people_choice, trimap_params
-from service_common.pixel_budget import charge_pixels
 
 log = logging.getLogger(__name__)
 bp = Blueprint("matting", __name__)

@@ -1,6 +1,10 @@
-"""gunicorn -c python:matting_api.gunicorn_conf 'matting_api:create_app()'"""
+"""The matting service's gunicorn settings:
 
-from service_common.gunicorn_base import gunicorn_settings
+gunicorn -c python:background_replacement.matting_api.gunicorn_conf \\
+    'background_replacement.matting_api:create_app()'
+"""
+
+from background_replacement.service_common.gunicorn_base import gunicorn_settings
 
 # Longer than the segmentation read timeout plus the slowest matting.
 globals().update(gunicorn_settings(default_port=5000, timeout=180))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
-from matting_api.removebg.openapi import removebg_paths
-from service_common.images import ENCODE_FORMATS, MAX_IMAGE_SIDE
-from service_common.openapi import (
+from background_replacement.matting_api.removebg.openapi import removebg_paths
+from background_replacement.service_common.images import ENCODE_FORMATS, MAX_IMAGE_SIDE
+from background_replacement.service_common.openapi import (
     BINARY_FILE,
     HEALTH,
     LIVENESS,
@@ -21,6 +20,8 @@ from service_common.openapi import (
     people_parameter_properties,
     trimap_parameter_properties,
 )
+
+from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
 
 
 def _named_background() -> dict[str, Any]:

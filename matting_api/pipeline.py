@@ -6,8 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from background_replacement.matting_api.segmentation_client import SegmentationClient
+from background_replacement.service_common.errors import ApiError
+from background_replacement.service_common.images import DecodedImage
 
-from background_replacement.backgrounds import Background
+from background_replacement.background import Background
 from background_replacement.hints import Hint
 from background_replacement.matters import Matter
 from background_replacement.params import NO_EFFECTS, Effects, TrimapParams
@@ -19,9 +22,6 @@ from background_replacement.pipeline import (
     with_hint,
 )
 from background_replacement.timing import StageTimer
-from matting_api.segmentation_client import SegmentationClient
-from service_common.errors import ApiError
-from service_common.images import DecodedImage
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from background_replacement.service_common.errors import ApiError
+from background_replacement.service_common.images import encode_image
 from flask import Blueprint, Response, current_app
 from flask.blueprints import BlueprintSetupState
 
 from background_replacement.compositing import cover
-from service_common.errors import ApiError
-from service_common.images import encode_image
 
 THUMBNAIL_SIZE = (160, 90)  # width, height: the backgrounds are 16:9
 _PAGE_HEADERS = {

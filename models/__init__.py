@@ -1,6 +1,7 @@
 """Where model weights live: one record per weights file, used by the loaders and ``fetch`` alike.
 
-Weights are never committed. ``python -m models fetch all`` downloads them for users with internet.
+Weights are never committed. ``remove-background-models fetch all`` downloads them for users
+with internet.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class WeightsFile:
     @property
     def fetch_command(self) -> str:
         """The command that downloads this file into ``models/``."""
-        return f"python -m models fetch {self.key}"
+        return f"remove-background-models fetch {self.key}"
 
 
 MASKRCNN_COCO = WeightsFile(

@@ -1,4 +1,5 @@
-"""``python -m models fetch maskrcnn|fba|all``: download weights into models/ and check them.
+"""``remove-background-models fetch maskrcnn|fba|all``: download weights into models/ and check
+them.
 
 Each file comes through torch.hub's verified download: a progress bar, a temporary file beside
 the target, its SHA-256 checked against the catalogue's, and the file put in place only when it
@@ -11,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from models import CATALOG, WeightsFile
+from background_replacement.models import CATALOG, WeightsFile
 
 
 class FetchError(RuntimeError):

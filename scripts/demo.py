@@ -8,8 +8,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from client.matting_client import MattingClient, MattingError
-from client.photos import Job, Matting, process
+from background_replacement.client.matting_client import MattingClient, MattingError
+from background_replacement.client.photos import Job, Matting, process
+
 from testing.launcher import ROOT, Service
 
 SEGMENTATION_PORT, MATTING_PORT = 3000, 5000

@@ -3,6 +3,6 @@
 ``flask --app segmentation_api run -p 3000`` finds ``create_app`` here.
 """
 
-from segmentation_api.app import create_app
+from background_replacement.segmentation_api.app import create_app
 
 __all__ = ["create_app"]

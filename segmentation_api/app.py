@@ -7,6 +7,18 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from background_replacement.segmentation_api.openapi import openapi_document
+from background_replacement.service_common.docs import bp as docs_bp
+from background_replacement.service_common.errors import ApiError
+from background_replacement.service_common.http import (
+    add_common_routes,
+    configure_app,
+    decode_upload,
+    read_upload,
+)
+from background_replacement.service_common.images import encode_image
+from background_replacement.service_common.memory import limit_malloc_arenas
+from background_replacement.service_common.params import form_flag, people_choice, trimap_params
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from background_replacement.device import configure_threads
@@ -15,13 +27,6 @@ from background_replacement.pipeline import TrimapResult, find_people, segment_t
 from background_replacement.segmenters import PersonSegmenter, load_segmenter
 from background_replacement.settings import Settings
 from background_replacement.timing import StageTimer
-from segmentation_api.openapi import openapi_document
-from service_common.docs import bp as docs_bp
-from service_common.errors import ApiError
-from service_common.http import add_common_routes, configure_app, decode_upload, read_upload
-from service_common.images import encode_image
-from service_common.memory import limit_malloc_arenas
-from service_common.params import form_flag, people_choice, trimap_params
 
 log = logging.getLogger(__name__)
 bp = Blueprint("segmentation", __name__)

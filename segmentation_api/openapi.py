@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service_common.openapi import (
+from background_replacement.service_common.openapi import (
     BINARY_FILE,
     HEALTH,
     LIVENESS,

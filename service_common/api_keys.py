@@ -15,10 +15,10 @@ from __future__ import annotations
 import hmac
 from pathlib import Path
 
+from background_replacement.service_common.errors import error_response
 from flask import Flask, request
 
 from background_replacement.settings import API_KEY_HEADER as HEADER
-from service_common.errors import error_response
 
 
 def load_keys(inline: str, path: str) -> frozenset[str]:

@@ -20,8 +20,9 @@ import os
 import shutil
 from pathlib import Path
 
+from background_replacement.service_common.http import SECURITY_HEADERS
+
 from background_replacement.settings import Settings
-from service_common.http import SECURITY_HEADERS
 
 HEADER_TIMEOUT_S = 10  # the whole request line and headers must arrive within this
 BODY_TIMEOUT_S = 10  # longest silence between two reads of the body

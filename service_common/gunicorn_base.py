@@ -28,7 +28,8 @@ def gunicorn_settings(default_port: int, timeout: int) -> dict[str, object]:
         "limit_request_line": 4094,
         "limit_request_fields": 50,
         "accesslog": "-",
-        "logger_class": "service_common.access_log.MaskingLogger",  # no key of a URL in it
+        # no key of a URL in the access log
+        "logger_class": "background_replacement.service_common.access_log.MaskingLogger",
         "errorlog": "-",
         "loglevel": "info",
         # gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl),

@@ -6,15 +6,23 @@ import threading
 from collections.abc import Callable
 from contextlib import suppress
 
+from background_replacement.service_common.api_keys import load_keys, require_api_keys
+from background_replacement.service_common.errors import (
+    ApiError,
+    error_response,
+    register_error_handlers,
+)
+from background_replacement.service_common.images import DecodedImage, decode_image
+from background_replacement.service_common.memory import release_free_memory
+from background_replacement.service_common.pixel_budget import (
+    PixelBudget,
+    charge_pixels,
+    release_pixels,
+)
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from background_replacement.settings import Settings
-from service_common.api_keys import load_keys, require_api_keys
-from service_common.errors import ApiError, error_response, register_error_handlers
-from service_common.images import DecodedImage, decode_image
-from service_common.memory import release_free_memory
-from service_common.pixel_budget import PixelBudget, charge_pixels, release_pixels
 
 # Room for the form fields beside the largest accepted upload(s).
 _MULTIPART_SLACK = 1024 * 1024

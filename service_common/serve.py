@@ -30,13 +30,15 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from service_common.front import nginx_command, prepare_front
+from background_replacement.service_common.front import nginx_command, prepare_front
 
 
 def gunicorn_command(service: str) -> list[str]:
-    """gunicorn serving ``service``'s app factory with the service's config file."""
-    return [sys.executable, "-m", "gunicorn", "-c", f"python:{service}.gunicorn_conf",
-            f"{service}:create_app()"]
+    """gunicorn serving ``service``'s app factory (``matting_api`` or ``segmentation_api``) with
+    the service's config file."""
+    module = f"background_replacement.{service}"
+    return [sys.executable, "-m", "gunicorn", "-c", f"python:{module}.gunicorn_conf",
+            f"{module}:create_app()"]
 
 
 def free_port() -> int:

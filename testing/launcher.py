@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from background_replacement.service_common.serve import free_port
 
-from service_common.serve import free_port
+from testing.commands import SERVICES_COMMAND
 
 ROOT = Path(__file__).resolve().parent.parent  # the project folder
 
@@ -88,15 +89,16 @@ class Service:
         handle, name = tempfile.mkstemp(prefix=f"{self.app}-", suffix=".log")
         os.close(handle)
         self.log_path = Path(name)
+        module = f"background_replacement.{self.app}"
         if self.server == "production":
             self.segmentation_port = self.segmentation_port or free_port()
-            command = [sys.executable, "-m", "service_common.serve", "--matting-port",
-                       str(self.port), "--segmentation-port", str(self.segmentation_port)]
+            command = [*SERVICES_COMMAND, "--matting-port", str(self.port),
+                       "--segmentation-port", str(self.segmentation_port)]
         elif self.server == "gunicorn":
-            command = [sys.executable, "-m", "gunicorn", "-c", f"python:{self.app}.gunicorn_conf",
-                       "-b", f"127.0.0.1:{self.port}", f"{self.app}:create_app()"]
+            command = [sys.executable, "-m", "gunicorn", "-c", f"python:{module}.gunicorn_conf",
+                       "-b", f"127.0.0.1:{self.port}", f"{module}:create_app()"]
         else:
-            command = [sys.executable, "-m", "flask", "--app", self.app, "run",
+            command = [sys.executable, "-m", "flask", "--app", module, "run",
                        "--host", "127.0.0.1", "--port", str(self.port), "--no-reload"]
         with self.log_path.open("w") as log:
             # A session of its own: stop() ends the whole process group (gunicorn's workers too).

@@ -86,7 +86,8 @@ def keyed(documents: list[dict]) -> dict[tuple[str, str], dict]:
     return {(d["kind"], d["metadata"]["name"]): d for d in documents}
 
 
-SERVICES_COMMAND = ["python", "-m", "service_common.serve"]  # remove-background-services
+# remove-background-services, as the manifests run it
+SERVICES_COMMAND = ["python", "-m", "background_replacement.service_common.serve"]
 
 
 def app_module(container: dict) -> str:
@@ -95,7 +96,7 @@ def app_module(container: dict) -> str:
     command = container["command"]
     if command[:3] == SERVICES_COMMAND:
         return command[command.index("--only") + 1] + "_api"
-    return command[-1].split(":")[0]
+    return command[-1].split(":")[0].removeprefix("background_replacement.")
 
 
 def environment(container: dict) -> dict[str, dict]:

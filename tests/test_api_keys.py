@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import requests
+from background_replacement.service_common.api_keys import HEADER, is_valid_key, load_keys
 
-from service_common.api_keys import HEADER, is_valid_key, load_keys
+from testing.commands import PHOTO_COMMAND, VIDEO_COMMAND
 
 pytestmark = pytest.mark.slow
 
@@ -137,7 +138,6 @@ def test_the_command_line_sends_a_key(keyed, astronaut_png, tmp_path):
     service's message), done with --api-key or with REMOVE_BACKGROUND_API_KEY."""
     import os
     import subprocess
-    import sys
 
     from tests.test_cli import ROOT, address
 
@@ -149,7 +149,7 @@ def test_the_command_line_sends_a_key(keyed, astronaut_png, tmp_path):
     def run(*extra: str, key_in_env: str | None = None) -> subprocess.CompletedProcess:
         target = tmp_path / f"out-{len(list(tmp_path.iterdir()))}.png"
         environment = env | ({"REMOVE_BACKGROUND_API_KEY": key_in_env} if key_in_env else {})
-        done = subprocess.run([sys.executable, "-m", "client.remove_background", str(photo),
+        done = subprocess.run([*PHOTO_COMMAND, str(photo),
                                str(target), "--server", address(keyed[1]), *extra], cwd=ROOT,
                               env=environment, capture_output=True, timeout=240)
         assert b"Traceback" not in done.stderr
@@ -166,9 +166,9 @@ def test_the_command_line_sends_a_key(keyed, astronaut_png, tmp_path):
 def test_the_video_command_sends_a_key(keyed, tmp_path):
     """`remove-background-video` against a keyed service: refused without a key, done with it."""
     import subprocess
-    import sys
 
-    from client.example_clip import write_zoom_clip
+    from background_replacement.client.example_clip import write_zoom_clip
+
     from tests.conftest import EXAMPLES
     from tests.test_cli import ROOT, address
 
@@ -176,7 +176,7 @@ def test_the_video_command_sends_a_key(keyed, tmp_path):
                            height=120, seconds=0.25)
 
     def run(*extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "client.video", str(clip),
+        return subprocess.run([*VIDEO_COMMAND, str(clip),
                                str(tmp_path / "out.mp4"), "--server", address(keyed[1]),
                                *extra], cwd=ROOT, capture_output=True, text=True, timeout=240)
 

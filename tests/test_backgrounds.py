@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from background_replacement.backgrounds import (
+from background_replacement.background import (
     BACKGROUNDS_DIR,
     DEFAULT_BACKGROUND,
     Blur,

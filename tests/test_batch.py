@@ -97,8 +97,9 @@ def portraits() -> list[Path]:
 @pytest.fixture(scope="module")
 def one_process_results(portraits) -> dict[str, bytes]:
     """Each portrait through the core in this process, encoded as the batch encodes it."""
+    from background_replacement.service_common.images import encode_image
+
     from background_replacement import BackgroundReplacer
-    from service_common.images import encode_image
 
     replacer = BackgroundReplacer({"segmenter": "selfie", "matter": "closed-form"})
     return {f"{p.stem}.png": encode_image(replacer.replace_array(p), "png") for p in portraits}
@@ -157,9 +158,9 @@ def people_video(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def one_process_video(people_video, tmp_path_factory) -> Path:
     """The whole video matted in this process as one segment, joined the same way."""
-    from batch.video import Segment, first_frame_time, join_segments
-    from batch.worker import JobOptions, Worker
-    from client.media import probe
+    from background_replacement.batch.video import Segment, first_frame_time, join_segments
+    from background_replacement.batch.worker import JobOptions, Worker
+    from background_replacement.client.media import probe
 
     folder = tmp_path_factory.mktemp("reference")
     info = probe(people_video)
@@ -176,8 +177,7 @@ def one_process_video(people_video, tmp_path_factory) -> Path:
 def test_video_survives_a_lost_node_with_every_frame(cluster, people_video, one_process_video,
                                                      tmp_path):
     import av
-
-    from client.media import probe, read_frames
+    from background_replacement.client.media import probe, read_frames
 
     destination = tmp_path / "out"
     output = run_batch_killing_worker(cluster, [str(people_video), "--segment-seconds",

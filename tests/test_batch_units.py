@@ -10,11 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from batch.inputs import common_root, folder_photos, listed_photos, photo_inputs
-from batch.results import (
+from background_replacement.batch.inputs import (
+    common_root,
+    folder_photos,
+    listed_photos,
+    photo_inputs,
+)
+from background_replacement.batch.results import (
     PARTIAL,
     Manifest,
     Record,
@@ -22,8 +24,10 @@ from batch.results import (
     remove_partials,
     write_atomically,
 )
-from batch.video import HALF_LEVEL, plan_segments, warm_up_frames
-from client.temporal import TemporalStability
+from background_replacement.batch.video import HALF_LEVEL, plan_segments, warm_up_frames
+from background_replacement.client.temporal import TemporalStability
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def test_a_result_appears_whole_under_its_name_and_nothing_else_is_left(tmp_path):
@@ -126,12 +130,12 @@ def test_a_video_in_one_segment_comes_out_as_client_video_makes_it(tmp_path):
     """Batch mattes a frame as ``client.video`` does (within its per-frame budget of pixels):
     a 640×480 clip, matted whole by a worker and joined, equals the video command's output."""
     import imageio_ffmpeg
+    from background_replacement.batch.video import Segment, first_frame_time, join_segments
+    from background_replacement.batch.worker import JobOptions, Worker
+    from background_replacement.client.frame_matting import DEFAULT_SOLVE_PIXELS, LocalMatting
+    from background_replacement.client.media import probe, read_frames
+    from background_replacement.client.video_engine import replace_background
 
-    from batch.video import Segment, first_frame_time, join_segments
-    from batch.worker import JobOptions, Worker
-    from client.frame_matting import DEFAULT_SOLVE_PIXELS, LocalMatting
-    from client.media import probe, read_frames
-    from client.video_engine import replace_background
     from tests.conftest import shared_data
 
     clip = tmp_path / "thanks.mkv"

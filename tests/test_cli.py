@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from email.utils import formatdate
@@ -21,6 +20,7 @@ import pytest
 import requests
 from PIL import Image
 
+from testing.commands import PHOTO_COMMAND
 from testing.launcher import ROOT
 
 pytestmark = pytest.mark.slow
@@ -35,8 +35,7 @@ def cli(*args, service=None, stdin: bytes | None = None,
         timeout: float = 240) -> subprocess.CompletedProcess:
     """Run the command; it never prints a traceback, whatever happens."""
     server = ["--server", address(service)] if service is not None else []
-    done = subprocess.run([sys.executable, "-m", "client.remove_background",
-                           *map(str, args), *server], cwd=ROOT, input=stdin,
+    done = subprocess.run([*PHOTO_COMMAND, *map(str, args), *server], cwd=ROOT, input=stdin,
                           capture_output=True, timeout=timeout)
     assert b"Traceback" not in done.stderr, done.stderr.decode()
     return done
@@ -352,7 +351,7 @@ def test_sigterm_stops_a_folder_run_cleanly(one_at_a_time, photo_rgb, tmp_path):
     log = tmp_path / "run.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "client.remove_background", str(source), str(results),
+            [*PHOTO_COMMAND, str(source), str(results),
              "--jobs", "1", "--server", address(one_at_a_time)],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
     try:
@@ -436,7 +435,7 @@ def test_watch_mode_processes_new_photos_once_written_and_stops_on_sigterm(
     log = tmp_path / "watch.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "client.remove_background", str(watched), str(results),
+            [*PHOTO_COMMAND, str(watched), str(results),
              "--watch", "--server", address(matting_service)],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
     try:

@@ -7,14 +7,14 @@ import io
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from background_replacement.client.matting_client import SERVER_VARIABLE
 from PIL import Image
 
-from client.matting_client import SERVER_VARIABLE
+from testing.commands import PHOTO_COMMAND, VIDEO_COMMAND
 from testing.launcher import ROOT
 
 pytestmark = pytest.mark.slow
@@ -29,10 +29,10 @@ def closed_port() -> str:
         return f"127.0.0.1:{probe.getsockname()[1]}"
 
 
-def run(*args, env: dict[str, str] | None = None, command: str = "client.remove_background",
+def run(*args, env: dict[str, str] | None = None, command: list[str] = PHOTO_COMMAND,
         timeout: float = 240) -> subprocess.CompletedProcess:
     """The command with ``env`` added to this environment; it never prints a traceback."""
-    done = subprocess.run([sys.executable, "-m", command, *map(str, args)], cwd=ROOT,
+    done = subprocess.run([*command, *map(str, args)], cwd=ROOT,
                           env={**os.environ, **(env or {})}, capture_output=True,
                           timeout=timeout)
     assert b"Traceback" not in done.stderr, done.stderr.decode()
@@ -136,7 +136,7 @@ def test_the_server_comes_from_the_environment_and_help_says_so(matting_service,
     done = run(photo, tmp_path / "out.png", "--server", address,
                env={SERVER_VARIABLE: closed_port()})
     assert done.returncode == 0, done.stderr.decode()
-    for command in ("client.remove_background", "client.video"):
+    for command in (PHOTO_COMMAND, VIDEO_COMMAND):
         shown = run("--help", command=command, env={SERVER_VARIABLE: "example.org:8080"})
         text = " ".join(shown.stdout.decode().split())
         assert SERVER_VARIABLE in text and "now example.org:8080" in text, text

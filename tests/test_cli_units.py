@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-from client.matting_client import retry_after_seconds, server_url
-from client.photos import background_field
-from client.targets import plan_targets, renamed
+from background_replacement.client.matting_client import retry_after_seconds, server_url
+from background_replacement.client.photos import background_field
+from background_replacement.client.targets import plan_targets, renamed
 
 
 def names(sources: list[str], flat: bool = False) -> dict[str, str]:

@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 import kubernetes_validate
 import pytest
 import yaml
+from background_replacement.models import CATALOG
+from background_replacement.service_common.gunicorn_base import gunicorn_settings
+from background_replacement.service_common.serve import parse_arguments
 
 from background_replacement.settings import Settings
-from models import CATALOG
-from service_common.gunicorn_base import gunicorn_settings
-from service_common.serve import parse_arguments
 from testing.launcher import ROOT
 from tests.manifests import (
     DEPLOY,
@@ -53,7 +53,8 @@ def readme_commands() -> dict[str, list[str]]:
     for line in block.splitlines():
         words = [w for w in shlex.split(line) if not re.fullmatch(r"[A-Z_]+=.*", w)]
         if words and words[0].endswith("gunicorn"):
-            commands[words[-1].split(":")[0]] = ["gunicorn", *words[1:]]
+            command = ["gunicorn", *words[1:]]
+            commands[app_module({"command": command})] = command
         elif words and words[0].endswith("remove-background-services"):
             command = [*SERVICES_COMMAND, *words[1:]]
             commands[app_module({"command": command})] = command
@@ -233,7 +234,7 @@ def test_weights_are_fetched_by_the_init_container_where_the_settings_point(kust
         fetched = {}  # file path -> volume, for each file an init container fetches
         for init in pod["initContainers"]:
             command = init["command"]
-            assert command[:4] == ["python", "-m", "models", "fetch"]
+            assert command[:4] == ["python", "-m", "background_replacement.models", "fetch"]
             folder = command[command.index("--dir") + 1]
             volume = next(m["name"] for m in init["volumeMounts"] if m["mountPath"] == folder)
             fetched[f"{folder}/{CATALOG[command[4]].filename}"] = volume

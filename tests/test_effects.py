@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from background_replacement import effects
-from background_replacement.backgrounds import Blur, Colour, Picture, Transparent
+from background_replacement.background import Blur, Colour, Picture, Transparent
 from background_replacement.images import Photo
 from background_replacement.matters import Matte
 from background_replacement.params import EFFECT_PARAMETERS, NO_EFFECTS, Effects

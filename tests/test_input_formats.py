@@ -6,9 +6,8 @@ import io
 
 import pytest
 import requests
+from background_replacement.service_common.images import INPUT_FORMATS, INPUT_FORMATS_TEXT
 from PIL import Image
-
-from service_common.images import INPUT_FORMATS, INPUT_FORMATS_TEXT
 
 # Formats Pillow reads but the services do not, as Pillow writes them (format, save options).
 UNDOCUMENTED = [("ICO", {}), ("TGA", {}), ("PCX", {}), ("SGI", {}), ("DDS", {}), ("PPM", {}),

@@ -8,33 +8,81 @@ import sys
 from pathlib import Path
 
 from testing.launcher import ROOT
+from testing.modules import NAMESPACE, cycles, import_graph, module_files, package_folders
 
 HTTP_MODULES = ("flask", "werkzeug", "requests")
-SERVICES = ("matting_api", "segmentation_api", "service_common")
+# The HTTP edge: the services and what they share.
+SERVICES = tuple(f"{NAMESPACE}.{name}" for name in ("matting_api", "segmentation_api",
+                                                     "service_common"))
+# Layers over the core, each its own subpackage of the namespace.
+OUTER = (*SERVICES, f"{NAMESPACE}.client", f"{NAMESPACE}.batch")
 
 
 def modules_loaded_by(code: str) -> set[str]:
-    """The top-level names in ``sys.modules`` after a fresh interpreter runs ``code``."""
+    """The modules in ``sys.modules`` after a fresh interpreter runs ``code``: the project's by
+    full name, others by their top-level name."""
     script = (f"{code}\nimport json, sys\n"
-              "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+              f"print(json.dumps(sorted(m if m.startswith('{NAMESPACE}.') else m.split('.')[0] "
+              "for m in sys.modules)))")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                           text=True, timeout=300, check=True)
     return set(json.loads(done.stdout.splitlines()[-1]))
 
 
+def within(loaded: set[str], packages: tuple[str, ...]) -> set[str]:
+    """The modules of ``loaded`` that belong to one of ``packages``."""
+    return {name for name in loaded
+            if any(name == package or name.startswith(f"{package}.") for package in packages)}
+
+
+def core_modules() -> list[str]:
+    """Every module of the core: the namespace less the layers over it."""
+    return sorted(name for name in module_files() if not within({name}, OUTER))
+
+
 def test_the_core_imports_no_http_library():
     # Every module of the core, backends included (PyTorch, MediaPipe, pymatting).
-    loaded = modules_loaded_by(
-        "import pkgutil, importlib, background_replacement as core\n"
-        "for info in pkgutil.walk_packages(core.__path__, 'background_replacement.'):\n"
-        "    importlib.import_module(info.name)\n")
-    assert "background_replacement" in loaded and "torch" in loaded
-    assert not loaded & {*HTTP_MODULES, *SERVICES}
+    core = core_modules()
+    assert f"{NAMESPACE}.segmenters.pose" in core and f"{NAMESPACE}.models" in core
+    loaded = modules_loaded_by("import importlib\n"
+                               f"for name in {core!r}: importlib.import_module(name)")
+    assert NAMESPACE in loaded and "torch" in loaded
+    assert not loaded & set(HTTP_MODULES) and not within(loaded, OUTER)
 
 
 def test_the_python_api_does_not_load_pytorch_until_a_backend_needs_it():
-    loaded = modules_loaded_by("import background_replacement")
-    assert "torch" not in loaded and not loaded & {*HTTP_MODULES, *SERVICES}
+    loaded = modules_loaded_by(f"import {NAMESPACE}")
+    assert "torch" not in loaded and not loaded & set(HTTP_MODULES)
+    assert not within(loaded, OUTER)
+
+
+def test_no_import_cycle_among_the_project_modules():
+    """Type-only imports and imports inside functions count: each is an edge."""
+    graph = import_graph()
+    assert len(graph) > 50 and f"{NAMESPACE}.settings" in graph[f"{NAMESPACE}.api"]
+    assert cycles(graph) == []
+
+
+def test_the_cycle_check_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_project_imports_itself_through_its_namespace():
+    """A folder of the checkout imported by its bare name (``import client``) would be a second
+    copy of the module and a generic name at the top of site-packages."""
+    bare = {name.removeprefix(f"{NAMESPACE}.") for name in package_folders()} - {NAMESPACE}
+    for name, path in module_files().items():
+        used = {module.split(".")[0] for module in imported_names(path.read_text())}
+        assert not used & bare, (name, used & bare)
+
+
+def test_the_configured_packages_are_every_package_folder():
+    folders = {folder.resolve() for folder in package_folders().values()}
+    found = {path.parent.resolve() for path in ROOT.glob("**/__init__.py")
+             if not path.is_relative_to(ROOT / ".venv")
+             and path.parent.relative_to(ROOT).parts[0] not in ("tests", "bench", "testing",
+                                                                 "scripts", "out")}
+    assert found == folders
 
 
 def imported_names(source: str) -> set[str]:
@@ -63,8 +111,7 @@ def test_the_client_imports_nothing_from_the_services():
     sources = client_sources()
     assert {"matting_client.py", "video.py", "backdrops.py", "video.ipynb"} <= set(sources)
     for name, source in sources.items():
-        used = {module.split(".")[0] for module in imported_names(source)}
-        assert not used & {"matting_api", "segmentation_api"}, name
+        assert not within(imported_names(source), SERVICES[:2]), name  # not the services
     loaded = modules_loaded_by("import " + ", ".join(
-        f"client.{Path(name).stem}" for name in sources if name.endswith(".py")))
-    assert not loaded & set(SERVICES)
+        f"{NAMESPACE}.client.{Path(name).stem}" for name in sources if name.endswith(".py")))
+    assert not within(loaded, SERVICES)

@@ -16,6 +16,7 @@ import pytest
 import requests
 from PIL import Image
 
+from testing.commands import PHOTO_COMMAND
 from testing.launcher import ROOT
 
 pytestmark = pytest.mark.slow
@@ -86,7 +87,7 @@ def test_the_embedded_path_runs_where_torch_cannot_be_imported(no_torch, astrona
     assert done.stdout.decode().split()[:2] == ["pose", "closed-form"]
     assert done.stdout.decode().strip().endswith("[]")
     assert "PyTorch is not installed" in done.stderr.decode()  # auto says why it moved on
-    done = subprocess.run([sys.executable, "-m", "client.remove_background", "--local",
+    done = subprocess.run([*PHOTO_COMMAND, "--local",
                            str(ROOT / "examples" / "astronaut.png"), str(tmp_path / "cli.png")],
                           cwd=ROOT, env={**os.environ, **no_torch}, capture_output=True,
                           timeout=300)

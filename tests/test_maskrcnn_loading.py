@@ -5,6 +5,7 @@ import logging
 import numpy as np
 import pytest
 import torch
+from background_replacement.models import MASKRCNN_COCO
 
 from background_replacement.segmenters import SegmenterUnavailable, load_segmenter
 from background_replacement.segmenters.maskrcnn import (
@@ -15,7 +16,6 @@ from background_replacement.segmenters.maskrcnn import (
     load_maskrcnn,
 )
 from background_replacement.settings import Settings
-from models import MASKRCNN_COCO
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +72,7 @@ def test_missing_file_fails_at_start_up_naming_file_and_command(tmp_path):
     with pytest.raises(SegmenterUnavailable) as error:
         load_segmenter(Settings.load({"segmenter": "maskrcnn", "maskrcnn_weights": str(missing)}))
     assert str(missing) in str(error.value)
-    assert "python -m models fetch maskrcnn" in str(error.value)
+    assert "remove-background-models fetch maskrcnn" in str(error.value)
 
 
 def test_wrong_file_fails_naming_file(tmp_path):

@@ -126,7 +126,8 @@ def test_explicit_fba_without_weights_fails_naming_file_and_command(tmp_path):
     missing = tmp_path / "FBA.pth"
     with pytest.raises(MatterUnavailable) as error:
         load_matter(Settings.load({"matter": "fba", "fba_weights": str(missing)}))
-    assert str(missing) in str(error.value) and "python -m models fetch fba" in str(error.value)
+    assert str(missing) in str(error.value)
+    assert "remove-background-models fetch fba" in str(error.value)
 
 
 def test_auto_falls_back_to_closed_form_and_says_so(tmp_path, caplog):

@@ -2,17 +2,17 @@
 
 import io
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import requests
+from background_replacement.service_common.images import MAX_IMAGE_SIDE
 from PIL import Image
 
-from background_replacement.backgrounds import BACKGROUNDS_DIR
+from background_replacement.background import BACKGROUNDS_DIR
 from background_replacement.compositing import cover
 from bench.data import alpha_scores, portraits, summary
-from service_common.images import MAX_IMAGE_SIDE
+from testing.commands import PHOTO_COMMAND
 from testing.launcher import ROOT
 from tests.conftest import shared_data
 
@@ -167,7 +167,7 @@ def encoded(rgb: np.ndarray) -> bytes:
 def test_cli_writes_the_same_files(matting_service, tmp_path, green_composite):
     source = ROOT / "examples" / "astronaut.png"
     for name, extra in (("green.png", []), ("cutout.webp", ["--output-kind", "cutout"])):
-        done = subprocess.run([sys.executable, "-m", "client.remove_background", str(source),
+        done = subprocess.run([*PHOTO_COMMAND, str(source),
                                str(tmp_path / name), "--server", matting_service.url, *extra],
                               cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
@@ -181,7 +181,7 @@ def test_cli_folder_mode_and_failure_exit(matting_service, tmp_path):
     folder.mkdir()
     (folder / "a.png").write_bytes((ROOT / "examples" / "astronaut.png").read_bytes())
     (folder / "b.jpg").write_bytes(b"not a jpeg")
-    done = subprocess.run([sys.executable, "-m", "client.remove_background", str(folder),
+    done = subprocess.run([*PHOTO_COMMAND, str(folder),
                            str(tmp_path / "out"), "--server", matting_service.url],
                           cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert done.returncode == 1

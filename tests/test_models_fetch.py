@@ -1,5 +1,5 @@
-"""``python -m models fetch`` against a real HTTP server on 127.0.0.1 serving random weights: a
-file whose SHA-256 matches the catalogue's lands in place; one that does not, or a failed
+"""``remove-background-models fetch`` against a real HTTP server on 127.0.0.1 serving random
+weights: a file whose SHA-256 matches the catalogue's lands in place; one that does not, or a failed
 download, is refused with a clear error and leaves no file behind."""
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from models import CATALOG, WeightsFile
-from models.__main__ import FetchError, fetch
+from background_replacement.models import CATALOG, WeightsFile
+from background_replacement.models.__main__ import FetchError, fetch
 
 RECORDS = list(CATALOG.values())
 

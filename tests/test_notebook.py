@@ -20,12 +20,12 @@ import nbformat
 import numpy as np
 import pytest
 import requests
+from background_replacement.client.example_clip import zoom_frames
+from background_replacement.client.media import probe
+from background_replacement.service_common.serve import running_services
 from nbclient import NotebookClient
 from PIL import Image
 
-from client.example_clip import zoom_frames
-from client.media import probe
-from service_common.serve import running_services
 from testing.launcher import ROOT, running
 
 pytestmark = pytest.mark.slow
@@ -132,7 +132,7 @@ def test_services_stop_when_the_process_that_started_them_is_killed():
     marker = f"SERVICES_TEST={uuid.uuid4().hex}"
     starter = subprocess.Popen(
         [sys.executable, "-c", "import sys, time\n"
-         "from service_common.serve import running_services\n"
+         "from background_replacement.service_common.serve import running_services\n"
          "with running_services() as url:\n"
          "    print(url, flush=True)\n"
          "    time.sleep(600)\n"],

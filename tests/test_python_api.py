@@ -17,7 +17,7 @@ from background_replacement import (
     PeopleChoice,
     TrimapParams,
 )
-from background_replacement.backgrounds import Colour
+from background_replacement.background import Colour
 from background_replacement.compositing import to_uint8
 from background_replacement.images import load_photo
 from background_replacement.matters.closed_form import ClosedFormMatter

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import example, given
-from hypothesis import strategies as st
-
-from matting_api.removebg.geometry import (
+from background_replacement.matting_api.removebg.geometry import (
     Box,
     GeometryError,
     Length,
@@ -18,7 +15,7 @@ from matting_api.removebg.geometry import (
     margin_pixels,
     roi_box,
 )
-from matting_api.removebg.options import (
+from background_replacement.matting_api.removebg.options import (
     SIZES,
     parse_bg_color,
     parse_margins,
@@ -27,8 +24,15 @@ from matting_api.removebg.options import (
     parse_roi,
     parse_scale,
 )
-from matting_api.removebg.render import RemoveBgResult, encode_result, output_format, over
-from service_common.errors import ApiError
+from background_replacement.matting_api.removebg.render import (
+    RemoveBgResult,
+    encode_result,
+    output_format,
+    over,
+)
+from background_replacement.service_common.errors import ApiError
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 px, pc = (lambda v: Length(float(v), "px")), (lambda v: Length(float(v), "%"))
 

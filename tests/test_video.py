@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -17,15 +16,16 @@ import imageio_ffmpeg
 import nbformat
 import numpy as np
 import pytest
+from background_replacement.client.matting_client import MattingClient, MattingError
+from background_replacement.client.media import read_frames
+from background_replacement.client.video_engine import FrameResult, replace_background
 from nbclient import NotebookClient
 from PIL import Image
 
-from background_replacement.backgrounds import BACKGROUNDS_DIR
+from background_replacement.background import BACKGROUNDS_DIR
 from background_replacement.compositing import blurred_background, cover
 from background_replacement.params import Effects
-from client.matting_client import MattingClient, MattingError
-from client.media import read_frames
-from client.video_engine import FrameResult, replace_background
+from testing.commands import VIDEO_COMMAND
 from testing.launcher import ROOT, free_port
 from tests.conftest import shared_data
 
@@ -76,7 +76,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def command_run(matting_service, clips, tmp_path_factory) -> tuple[Path, str]:
     target = tmp_path_factory.mktemp("command") / "result.mp4"
-    done = subprocess.run([sys.executable, "-m", "client.video", str(clips["talking"]),
+    done = subprocess.run([*VIDEO_COMMAND, str(clips["talking"]),
                            str(target), "--background",
                            str(shared_data("videos", "asl_hungry.mkv")),
                            "--server", matting_service.url],
@@ -121,7 +121,7 @@ def local_run(clips, tmp_path_factory) -> tuple[Path, str]:
     """The same command with --local: the core in the command's own process, no service (the
     server it names has nothing listening)."""
     target = tmp_path_factory.mktemp("local") / "result.mp4"
-    done = subprocess.run([sys.executable, "-m", "client.video", str(clips["talking"]),
+    done = subprocess.run([*VIDEO_COMMAND, str(clips["talking"]),
                            str(target), "--background",
                            str(shared_data("videos", "asl_hungry.mkv")), "--local",
                            "--server", f"http://127.0.0.1:{free_port()}"],
@@ -262,9 +262,8 @@ def test_notebook_runs_top_to_bottom(matting_service, clips, tmp_path):
 
 def test_ctrl_c_leaves_no_file(matting_service, tmp_path):
     target = tmp_path / "long.mp4"
-    process = subprocess.Popen([sys.executable, "-m", "client.video",
-                                str(shared_data("videos", "asl_walk.mkv")), str(target),
-                                "--server", matting_service.url],
+    process = subprocess.Popen([*VIDEO_COMMAND, str(shared_data("videos", "asl_walk.mkv")),
+                                str(target), "--server", matting_service.url],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     try:
@@ -322,7 +321,7 @@ def test_effects_over_a_colour_and_on_the_command_line(matting_service, clips, t
     darker = [plain.astype(int) - shadow for plain, shadow
               in zip(frames["plain"], frames["shadow"], strict=True)]
     assert all(d.min() >= 0 and d.max() > 15 for d in darker)
-    done = subprocess.run([sys.executable, "-m", "client.video", str(clips["talking"]),
+    done = subprocess.run([*VIDEO_COMMAND, str(clips["talking"]),
                            str(tmp_path / "x.mp4"), "--shadow", "2"], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "must be between 0 and 1" in done.stderr

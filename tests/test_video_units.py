@@ -12,10 +12,8 @@ import av
 import imageio_ffmpeg
 import numpy as np
 import pytest
-
-from background_replacement.compositing import cover
-from client.backdrops import VideoBackdrop
-from client.media import (
+from background_replacement.client.backdrops import VideoBackdrop
+from background_replacement.client.media import (
     VideoError,
     VideoWriter,
     output_pts,
@@ -24,7 +22,9 @@ from client.media import (
     read_frames,
     upright,
 )
-from client.temporal import AlphaStabilizer, TemporalStability
+from background_replacement.client.temporal import AlphaStabilizer, TemporalStability
+
+from background_replacement.compositing import cover
 from tests.conftest import shared_data
 
 

@@ -23,7 +23,7 @@ import pytest
 import requests
 from PIL import Image
 
-from background_replacement.backgrounds import BACKGROUNDS_DIR, DEFAULT_BACKGROUND
+from background_replacement.background import BACKGROUNDS_DIR, DEFAULT_BACKGROUND
 from testing.launcher import ROOT, free_port
 
 pytestmark = pytest.mark.slow
@@ -67,13 +67,20 @@ def clean_environment(**extra: str) -> dict[str, str]:
 
 
 def test_the_project_is_imported_from_the_installed_wheel(installed):
+    (site,) = installed.glob("lib/python*/site-packages")
+    top_level = {path.name for path in site.iterdir()
+                 if not path.name.endswith((".dist-info", ".pth")) and path.name != "__pycache__"}
+    assert top_level == {"background_replacement"}, top_level  # nothing generic beside it
+    names = ["background_replacement", *(f"background_replacement.{name}" for name in (
+        "matting_api", "segmentation_api", "client", "models", "batch", "service_common",
+        "backgrounds"))]
     where = run([installed / "bin" / "python", "-c",
-                 "import background_replacement, matting_api, segmentation_api, client, models\n"
-                 "for m in (background_replacement, matting_api, segmentation_api, client, "
-                 "models): print(m.__file__)"], cwd=installed.parent, env=clean_environment())
+                 f"import importlib\nfor name in {names!r}: "
+                 "print(importlib.import_module(name).__file__)"],
+                cwd=installed.parent, env=clean_environment())
     paths = [Path(line) for line in where.splitlines()]
-    assert len(paths) == 5 and all(path.is_relative_to(installed) for path in paths), paths
-    shipped = installed.glob("lib/python*/site-packages/background_replacement/backgrounds/*.png")
+    assert len(paths) == len(names) and all(path.is_relative_to(site) for path in paths), paths
+    shipped = (site / "background_replacement" / "backgrounds").glob("*.png")
     assert {path.name for path in shipped} == {path.name for path in BACKGROUNDS_DIR.glob("*.png")}
     for script in ("remove-background", "remove-background-video", "remove-background-services",
                    "remove-background-models"):

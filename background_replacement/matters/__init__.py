@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from background_replacement.backends import MATTER_BACKENDS
 from background_replacement.matters.base import Matte, Matter, MatterUnavailable
 from background_replacement.registry import Registry
 
@@ -15,17 +16,14 @@ __all__ = ["MATTERS", "MATTER_NAMES", "Matte", "Matter", "MatterUnavailable", "l
 
 def _fba_missing(settings: Settings) -> str | None:
     """Why FBA cannot load, known without importing PyTorch (see ``Registry``)."""
-    from models import FBA, design_missing
+    from background_replacement.models import FBA, design_missing
 
     path = Path(settings.fba_weights).expanduser() if settings.fba_weights else FBA.default_path
     return design_missing(FBA, [path], "FBA")
 
 
 # The one list of matting backends, in the order MATTER=auto tries them.
-MATTERS = Registry("matter", {
-    "fba": "background_replacement.matters.fba_matter:FBAMatter",
-    "closed-form": "background_replacement.matters.closed_form:ClosedFormMatter",
-}, MatterUnavailable, prechecks={"fba": _fba_missing})
+MATTERS = Registry("matter", MATTER_BACKENDS, MatterUnavailable, prechecks={"fba": _fba_missing})
 MATTER_NAMES = MATTERS.names
 
 

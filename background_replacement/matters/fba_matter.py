@@ -29,8 +29,8 @@ from background_replacement.matters.base import (
     region,
     solve_scale,
 )
+from background_replacement.models import FBA
 from background_replacement.trimap import BACKGROUND, unknown_mask
-from models import FBA
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from background_replacement.backends import SEGMENTER_BACKENDS
 from background_replacement.registry import Registry
 from background_replacement.segmenters.base import (
     PersonSegmentation,
@@ -20,18 +21,15 @@ __all__ = ["SEGMENTERS", "SEGMENTER_NAMES", "PersonSegmentation", "PersonSegment
 
 def _maskrcnn_missing(settings: Settings) -> str | None:
     """Why Mask R-CNN cannot load, known without importing PyTorch (see ``Registry``)."""
-    from models import MASKRCNN_COCO, candidate_paths, design_missing
+    from background_replacement.models import MASKRCNN_COCO, candidate_paths, design_missing
 
     return design_missing(MASKRCNN_COCO, candidate_paths(MASKRCNN_COCO, settings.maskrcnn_weights),
                           "Mask R-CNN")
 
 
 # The one list of segmenter backends, in the order SEGMENTER=auto tries them.
-SEGMENTERS = Registry("segmenter", {
-    "maskrcnn": "background_replacement.segmenters.maskrcnn:MaskRCNNSegmenter",
-    "pose": "background_replacement.segmenters.pose:PoseSegmenter",
-    "selfie": "background_replacement.segmenters.selfie:SelfieSegmenter",
-}, SegmenterUnavailable, prechecks={"maskrcnn": _maskrcnn_missing})
+SEGMENTERS = Registry("segmenter", SEGMENTER_BACKENDS, SegmenterUnavailable,
+                      prechecks={"maskrcnn": _maskrcnn_missing})
 SEGMENTER_NAMES = SEGMENTERS.names
 
 

@@ -15,9 +15,9 @@ from torchvision.models.detection.roi_heads import maskrcnn_inference
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from background_replacement.device import select_device
+from background_replacement.models import MASKRCNN_COCO, candidate_paths
 from background_replacement.segmenters import SEGMENTERS
 from background_replacement.segmenters.base import PersonSegmentation, SegmenterUnavailable
-from models import MASKRCNN_COCO, candidate_paths
 
 log = logging.getLogger(__name__)
 

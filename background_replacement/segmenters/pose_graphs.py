@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from background_replacement.models import POSE_DETECTOR, POSE_LANDMARKS
 from background_replacement.segmenters.base import SegmenterUnavailable
-from models import POSE_DETECTOR, POSE_LANDMARKS
 
 # The detector's picture: letterboxed to 224×224, all people (weighted NMS) with their
 # alignment points. The landmark graph: one person's 256×256 crop → landmarks and a mask

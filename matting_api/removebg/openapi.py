@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from matting_api.removebg.options import (
+from background_replacement.matting_api.removebg.options import (
     CHANNELS,
     DEFAULT_SIZE,
     FORMATS,
@@ -18,8 +18,8 @@ from matting_api.removebg.options import (
     TYPES,
     URL_FIELDS,
 )
-from matting_api.removebg.render import MIMETYPES, ZIP_ALPHA, ZIP_COLOUR
-from service_common.openapi import BINARY_FILE
+from background_replacement.matting_api.removebg.render import MIMETYPES, ZIP_ALPHA, ZIP_COLOUR
+from background_replacement.service_common.openapi import BINARY_FILE
 
 ERRORS_SCHEMA = {"type": "object", "required": ["errors"], "properties": {"errors": {
     "type": "array", "items": {"type": "object", "required": ["title", "code"], "properties": {

@@ -9,19 +9,30 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from background_replacement.matting_api.pipeline import MatteJob, run_matting
+from background_replacement.matting_api.removebg.geometry import (
+    Box,
+    GeometryError,
+    foreground_box,
+    layout,
+    roi_box,
+)
+from background_replacement.matting_api.removebg.options import RemoveBgOptions
+from background_replacement.matting_api.segmentation_client import SegmentationClient
+from background_replacement.service_common.errors import ApiError
+from background_replacement.service_common.images import (
+    DecodedImage,
+    check_encodable,
+    encode_image,
+    mimetype,
+)
 
 from background_replacement import effects
-from background_replacement.backgrounds import Transparent
+from background_replacement.background import Transparent
 from background_replacement.compositing import cover
 from background_replacement.matters import Matter
 from background_replacement.params import DEFAULT_PARAMS, Effects
 from background_replacement.timing import StageTimer
-from matting_api.pipeline import MatteJob, run_matting
-from matting_api.removebg.geometry import Box, GeometryError, foreground_box, layout, roi_box
-from matting_api.removebg.options import RemoveBgOptions
-from matting_api.segmentation_client import SegmentationClient
-from service_common.errors import ApiError
-from service_common.images import DecodedImage, check_encodable, encode_image, mimetype
 
 # What the zip answer holds, by remove.bg's names: the colours and the matte.
 ZIP_COLOUR, ZIP_ALPHA = "color.jpg", "alpha.png"

@@ -11,22 +11,26 @@ import binascii
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
-
-from background_replacement.settings import Settings
-from background_replacement.timing import StageTimer
-from matting_api.removebg.geometry import capped_size
-from matting_api.removebg.options import DETECTED_TYPE, RemoveBgOptions, parse_options
-from matting_api.removebg.render import (
+from background_replacement.matting_api.removebg.geometry import capped_size
+from background_replacement.matting_api.removebg.options import (
+    DETECTED_TYPE,
+    RemoveBgOptions,
+    parse_options,
+)
+from background_replacement.matting_api.removebg.render import (
     RemoveBgJob,
     RemoveBgResult,
     encode_result,
     remove_background,
     shrink,
 )
-from service_common.errors import ApiError, register_error_body
-from service_common.http import decode_upload
-from service_common.images import encode_image
+from background_replacement.service_common.errors import ApiError, register_error_body
+from background_replacement.service_common.http import decode_upload
+from background_replacement.service_common.images import encode_image
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from background_replacement.settings import Settings
+from background_replacement.timing import StageTimer
 
 bp = Blueprint("removebg", __name__, url_prefix="/v1.0")
 

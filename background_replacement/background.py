@@ -18,12 +18,13 @@ from typing import Protocol
 import numpy as np
 from PIL import ImageColor
 
+from background_replacement.backgrounds import LIBRARY
 from background_replacement.compositing import blurred_background, cover, solid
 from background_replacement.images import IMAGE_SUFFIXES, load_photo
 
 DEFAULT_BACKGROUND = "green"
-# The named backgrounds that ship with the package (package data).
-BACKGROUNDS_DIR = Path(__file__).resolve().parent / "backgrounds"
+# The named backgrounds that ship with the project (backgrounds/ at the top of the repository).
+BACKGROUNDS_DIR = LIBRARY
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # a named background's name
 _HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
 _LIBRARY_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
