@@ -39,6 +39,7 @@ import numpy as np
 import requests
 import torch
 from background_replacement.service_common.images import decode_image, encode_image
+from background_replacement.service_common.settings import ServiceSettings
 from PIL import Image
 
 from background_replacement.compositing import cover
@@ -196,7 +197,7 @@ class _Echo(BaseHTTPRequestHandler):
             np.asarray(payload["image"], np.uint8), np.asarray(payload["trimap"], np.uint8)
         else:
             split = int(self.headers["X-Image-Length"])
-            limits = Settings()  # the services' default limits
+            limits = ServiceSettings()  # the services' default limits
             for part in (body[:split], body[split:]):  # decoded as the matting service does
                 decode_image(part, max_bytes=limits.max_upload_bytes,
                              max_pixels=limits.max_image_pixels)

@@ -13,11 +13,10 @@ from email.utils import parsedate_to_datetime
 
 import numpy as np
 import requests
+from background_replacement.service_common.protocol import API_KEY_HEADER, MATTING_PORT
 from PIL import Image
 
-from background_replacement.settings import API_KEY_HEADER
-
-DEFAULT_SERVER = "http://127.0.0.1:5000"
+DEFAULT_SERVER = f"http://127.0.0.1:{MATTING_PORT}"
 API_KEY_VARIABLE = "REMOVE_BACKGROUND_API_KEY"  # where the commands find a key by default
 SERVER_VARIABLE = "REMOVE_BACKGROUND_SERVER"  # where they find the service by default
 

@@ -37,6 +37,7 @@ from background_replacement.service_common.params import (
     trimap_params,
 )
 from background_replacement.service_common.pixel_budget import charge_pixels
+from background_replacement.service_common.settings import load_service_settings
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from background_replacement.background import Picture, load_library, parse_background
@@ -50,7 +51,6 @@ from background_replacement.pipeline import (
     is_transparent,
     warm_up,
 )
-from background_replacement.settings import Settings
 from background_replacement.timing import StageTimer
 from background_replacement.trimap import as_trimap
 
@@ -206,27 +206,26 @@ def readyz() -> Response:
     return jsonify(status="ready", matter=matter.name)
 
 
-def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the matting service; loads and warms its model and backgrounds once, here."""
-    if not isinstance(settings, Settings):
-        settings = Settings.load(settings)
+    settings, service = load_service_settings(overrides)  # pipeline's, HTTP edge's
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     limit_malloc_arenas()
     app = Flask(__name__, static_folder=None)  # no /static/ route: nothing is there
-    configure_app(app, settings, uploads=4)  # image, background, trimap, hint
+    configure_app(app, service, uploads=4)  # image, background, trimap, hint
     matter = load_matter(settings)
     threads = configure_threads(settings.threads)
     warm_up(matter=matter)
     app.extensions["matter"] = matter
     app.extensions["backgrounds"] = load_library(Path(settings.backgrounds_dir))
     app.extensions["segmentation"] = SegmentationClient(
-        settings.segmentation_url, settings.segmentation_connect_timeout,
-        settings.segmentation_read_timeout, api_key=settings.segmentation_api_key)
+        service.segmentation_url, service.segmentation_connect_timeout,
+        service.segmentation_read_timeout, api_key=service.segmentation_api_key)
     app.register_blueprint(bp)
     app.register_blueprint(removebg_bp)  # remove.bg's API on the same pipeline and limits
     app.register_blueprint(web_bp)  # the page; after the backgrounds, for their thumbnails
     app.register_blueprint(docs_bp)  # /docs: a viewer of /openapi.json
     log.info("matting service ready with matter %s, %d threads, segmentation at %s",
-             matter.name, threads, settings.segmentation_url)
+             matter.name, threads, service.segmentation_url)
     return app

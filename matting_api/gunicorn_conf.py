@@ -5,6 +5,7 @@ gunicorn -c python:background_replacement.matting_api.gunicorn_conf \\
 """
 
 from background_replacement.service_common.gunicorn_base import gunicorn_settings
+from background_replacement.service_common.protocol import MATTING_PORT
 
 # Longer than the segmentation read timeout plus the slowest matting.
-globals().update(gunicorn_settings(default_port=5000, timeout=180))
+globals().update(gunicorn_settings(default_port=MATTING_PORT, timeout=180))

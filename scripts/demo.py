@@ -10,10 +10,9 @@ from pathlib import Path
 
 from background_replacement.client.matting_client import MattingClient, MattingError
 from background_replacement.client.photos import Job, Matting, process
+from background_replacement.service_common.protocol import MATTING_PORT, SEGMENTATION_PORT
 
 from testing.launcher import ROOT, Service
-
-SEGMENTATION_PORT, MATTING_PORT = 3000, 5000
 
 
 def main() -> int:
@@ -24,7 +23,8 @@ def main() -> int:
     matting = Service("matting_api", {"SEGMENTATION_URL": f"http://127.0.0.1:{SEGMENTATION_PORT}"},
                       port=MATTING_PORT)
     try:
-        print("starting the segmentation service on :3000 and the matting service on :5000")
+        print(f"starting the segmentation service on :{SEGMENTATION_PORT} and the matting service "
+              f"on :{MATTING_PORT}")
         segmentation.start()
         matting.start()
         client = MattingClient(matting.url)

@@ -19,13 +19,13 @@ from background_replacement.service_common.http import (
 from background_replacement.service_common.images import encode_image
 from background_replacement.service_common.memory import limit_malloc_arenas
 from background_replacement.service_common.params import form_flag, people_choice, trimap_params
+from background_replacement.service_common.settings import load_service_settings
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from background_replacement.device import configure_threads
 from background_replacement.people import NoSuchPerson, people_json
 from background_replacement.pipeline import TrimapResult, find_people, segment_to_trimap, warm_up
 from background_replacement.segmenters import PersonSegmenter, load_segmenter
-from background_replacement.settings import Settings
 from background_replacement.timing import StageTimer
 
 log = logging.getLogger(__name__)
@@ -110,16 +110,15 @@ def readyz() -> Response:
     return jsonify(status="ready", segmenter=_segmenter().name)
 
 
-def create_app(settings: Settings | Mapping[str, Any] | None = None) -> Flask:
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the segmentation service; loads and warms its model once, here."""
-    if not isinstance(settings, Settings):
-        settings = Settings.load(settings)
+    settings, service = load_service_settings(overrides)  # pipeline's, HTTP edge's
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     limit_malloc_arenas()
     app = Flask(__name__, static_folder=None)  # no /static/ route: nothing is there
     # SEGMENTATION_API_KEY is the key the matting service sends: one variable sets both ends.
-    configure_app(app, settings, own_key=settings.segmentation_api_key)
+    configure_app(app, service, own_key=service.segmentation_api_key)
     segmenter = load_segmenter(settings)
     threads = configure_threads(settings.threads)
     warm_up(segmenter=segmenter)

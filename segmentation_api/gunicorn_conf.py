@@ -5,5 +5,6 @@ gunicorn -c python:background_replacement.segmentation_api.gunicorn_conf \\
 """
 
 from background_replacement.service_common.gunicorn_base import gunicorn_settings
+from background_replacement.service_common.protocol import SEGMENTATION_PORT
 
-globals().update(gunicorn_settings(default_port=3000, timeout=120))
+globals().update(gunicorn_settings(default_port=SEGMENTATION_PORT, timeout=120))

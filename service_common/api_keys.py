@@ -16,9 +16,8 @@ import hmac
 from pathlib import Path
 
 from background_replacement.service_common.errors import error_response
+from background_replacement.service_common.protocol import API_KEY_HEADER as HEADER
 from flask import Flask, request
-
-from background_replacement.settings import API_KEY_HEADER as HEADER
 
 
 def load_keys(inline: str, path: str) -> frozenset[str]:

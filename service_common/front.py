@@ -21,8 +21,7 @@ import shutil
 from pathlib import Path
 
 from background_replacement.service_common.http import SECURITY_HEADERS
-
-from background_replacement.settings import Settings
+from background_replacement.service_common.settings import ServiceSettings
 
 HEADER_TIMEOUT_S = 10  # the whole request line and headers must arrive within this
 BODY_TIMEOUT_S = 10  # longest silence between two reads of the body
@@ -123,9 +122,9 @@ def nginx_command(folder: Path) -> list[str]:
 
 
 def prepare_front(listen: str, upstream: str, folder: Path,
-                  settings: Settings | None = None) -> None:
+                  settings: ServiceSettings | None = None) -> None:
     """Write the configuration and error bodies into ``folder`` (an empty one)."""
-    settings = settings or Settings.load()
+    settings = settings or ServiceSettings.load()
     _error_bodies(folder / "errors")
     # Uploads: image, background, trimap and hint, as the matting service accepts them.
     max_body = 4 * settings.max_upload_bytes + 1024 * 1024

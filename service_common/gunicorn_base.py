@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 
-from background_replacement.settings import Settings
+from background_replacement.service_common.settings import ServiceSettings
 
 
 def gunicorn_settings(default_port: int, timeout: int) -> dict[str, object]:
     """gunicorn settings from the environment: ``BIND``, ``WORKERS``, and the services' own
     settings (``MAX_IN_FLIGHT``, read and checked the way the services read it)."""
-    in_flight = Settings.load().max_in_flight
+    in_flight = ServiceSettings.load().max_in_flight
     return {
         "bind": os.environ.get("BIND", f"127.0.0.1:{default_port}"),
         "workers": int(os.environ.get("WORKERS", "1")),

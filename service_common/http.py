@@ -19,10 +19,9 @@ from background_replacement.service_common.pixel_budget import (
     charge_pixels,
     release_pixels,
 )
+from background_replacement.service_common.settings import ServiceSettings
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
-
-from background_replacement.settings import Settings
 
 # Room for the form fields beside the largest accepted upload(s).
 _MULTIPART_SLACK = 1024 * 1024
@@ -30,7 +29,7 @@ _MULTIPART_SLACK = 1024 * 1024
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
-def configure_app(app: Flask, settings: Settings, uploads: int = 1,
+def configure_app(app: Flask, settings: ServiceSettings, uploads: int = 1,
                   own_key: str = "") -> None:
     """Apply what every service needs: settings, body limit, JSON errors, API keys (those
     configured, and ``own_key`` beside them when given)."""

@@ -10,10 +10,10 @@ from background_replacement.service_common.images import (
     INPUT_FORMATS_TEXT,
     MAX_IMAGE_SIDE,
 )
+from background_replacement.service_common.protocol import API_KEY_HEADER
 
 from background_replacement.params import EFFECT_PARAMETERS, TRIMAP_PARAMETERS
 from background_replacement.people import MAX_POINTS, PEOPLE_CHOICES
-from background_replacement.settings import API_KEY_HEADER
 
 ERROR_SCHEMA = {
     "type": "object",

@@ -31,6 +31,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from background_replacement.service_common.front import nginx_command, prepare_front
+from background_replacement.service_common.protocol import MATTING_PORT, SEGMENTATION_PORT
 
 
 def gunicorn_command(service: str) -> list[str]:
@@ -129,8 +130,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1",
                         help="the matting service's address (default: %(default)s; 0.0.0.0 "
                              "for every interface)")
-    parser.add_argument("--matting-port", type=int, default=5000)
-    parser.add_argument("--segmentation-port", type=int, default=3000)
+    parser.add_argument("--matting-port", type=int, default=MATTING_PORT)
+    parser.add_argument("--segmentation-port", type=int, default=SEGMENTATION_PORT)
     parser.add_argument("--only", choices=["matting"],
                         help="only the matting service and its front, for a segmentation "
                              "service elsewhere (SEGMENTATION_URL, SEGMENTATION_API_KEY): what "

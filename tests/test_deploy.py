@@ -11,6 +11,7 @@ import re
 import shlex
 import shutil
 import subprocess
+from dataclasses import fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,6 +21,7 @@ import yaml
 from background_replacement.models import CATALOG
 from background_replacement.service_common.gunicorn_base import gunicorn_settings
 from background_replacement.service_common.serve import parse_arguments
+from background_replacement.service_common.settings import ServiceSettings, load_service_settings
 
 from background_replacement.settings import Settings
 from testing.launcher import ROOT
@@ -215,11 +217,12 @@ def test_pods_run_as_the_images_non_root_user(kustomization):
 
 @pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
 def test_settings_are_ones_the_services_read_and_threads_follow_the_cpu_request(kustomization):
-    known = {f.name.upper() for f in Settings.__dataclass_fields__.values()} | GUNICORN_SETTINGS
+    known = ({f.name.upper() for f in (*fields(Settings), *fields(ServiceSettings))}
+             | GUNICORN_SETTINGS)
     for _, container in serving(RENDERED[kustomization]):
         env = environment(container)
         assert set(env) <= known
-        Settings.load(environ={k: e["value"] for k, e in env.items() if "value" in e})  # valid
+        load_service_settings(environ={k: e["value"] for k, e in env.items() if "value" in e})
         threads = env["THREADS"]["valueFrom"]["resourceFieldRef"]
         assert threads["containerName"] == container["name"]
         assert threads["resource"] == "requests.cpu"

@@ -11,16 +11,17 @@ from pathlib import Path
 
 import pytest
 import requests
+from background_replacement.service_common.protocol import API_KEY_HEADER
+from background_replacement.service_common.settings import ServiceSettings
 from PIL import Image
 
-from background_replacement.settings import API_KEY_HEADER, Settings
 from testing.launcher import ROOT, group_pids
 from tests.conftest import PRODUCTION_KEY
 from tests.manifests import RENDERED, app_module, serving
 
 pytestmark = pytest.mark.slow
 
-BUDGET = Settings().max_pixels_in_flight
+BUDGET = ServiceSettings().max_pixels_in_flight
 KEYED = {API_KEY_HEADER: PRODUCTION_KEY}
 
 

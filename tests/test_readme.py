@@ -8,6 +8,7 @@ from dataclasses import fields
 
 import numpy as np
 import pytest
+from background_replacement.service_common.settings import ServiceSettings
 from PIL import Image
 
 from background_replacement.settings import Settings
@@ -31,7 +32,8 @@ def settings_table() -> list[str]:
 
 def test_every_setting_is_in_the_readme_table_once():
     names = settings_table()
-    expected = {field.name.upper() for field in fields(Settings)} | SERVING_VARIABLES
+    expected = ({field.name.upper() for field in (*fields(Settings), *fields(ServiceSettings))}
+                | SERVING_VARIABLES)
     assert sorted(names) == sorted(set(names)), "a setting appears twice"
     assert set(names) == expected
 

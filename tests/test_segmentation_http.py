@@ -5,9 +5,8 @@ import io
 import numpy as np
 import pytest
 import requests
+from background_replacement.service_common.settings import ServiceSettings
 from PIL import Image
-
-from background_replacement.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +100,7 @@ def test_out_of_range_parameters_are_400(segmentation_service, astronaut_png, fi
 
 def test_health_and_readiness(segmentation_service):
     assert requests.get(segmentation_service.url + "/healthz", timeout=5).json() == {
-        "status": "ok", "max_in_flight": Settings().max_in_flight}
+        "status": "ok", "max_in_flight": ServiceSettings().max_in_flight}
     ready = requests.get(segmentation_service.url + "/readyz", timeout=5).json()
     assert ready["segmenter"] == "selfie"
     missing = requests.get(segmentation_service.url + "/nothing", timeout=5)

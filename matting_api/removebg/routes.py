@@ -27,9 +27,9 @@ from background_replacement.matting_api.removebg.render import (
 from background_replacement.service_common.errors import ApiError, register_error_body
 from background_replacement.service_common.http import decode_upload
 from background_replacement.service_common.images import encode_image
+from background_replacement.service_common.settings import ServiceSettings
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from background_replacement.settings import Settings
 from background_replacement.timing import StageTimer
 
 bp = Blueprint("removebg", __name__, url_prefix="/v1.0")
@@ -60,7 +60,7 @@ def _text(value: Any) -> str:
 
 def _fields() -> Mapping[str, str]:
     """The request's parameters from multipart, urlencoded or JSON bodies."""
-    settings: Settings = current_app.extensions["settings"]
+    settings: ServiceSettings = current_app.extensions["settings"]
     mimetype = request.mimetype or ""
     if mimetype == "application/json":
         try:
