@@ -11,10 +11,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pi_heif
 from PIL import Image, ImageOps
 
-# Suffixes of the image files a path may name (a picture, not a video).
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+# HEIC/HEIF through pi-heif (libheif and libde265, LGPL; decoding only). Pillow reads AVIF
+# itself (its wheels bundle libavif).
+pi_heif.register_heif_opener()
+
+# The formats a photo may come in, declared once: Pillow's name → the name people know. The
+# services decode nothing else (Pillow would also open ICO, TGA, PCX, EPS through Ghostscript,
+# …); README, OpenAPI, the page and the 415 message name these.
+INPUT_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP", "GIF": "GIF", "BMP": "BMP",
+                 "TIFF": "TIFF", "HEIF": "HEIC/HEIF", "AVIF": "AVIF"}
+INPUT_FORMATS_TEXT = ", ".join(list(INPUT_FORMATS.values())[:-1]) \
+    + f" or {list(INPUT_FORMATS.values())[-1]}"
+# Suffixes of the image files a path may name (a picture, not a video): those Pillow registers
+# for the formats above (.heic, .avif, .jpg, …).
+IMAGE_SUFFIXES = frozenset(suffix for suffix, name in Image.registered_extensions().items()
+                           if name in INPUT_FORMATS)
 
 ImageSource = str | Path | bytes | Image.Image | np.ndarray
 # What the Python API answers, in the kind of what it was given (``answer_in_kind``).

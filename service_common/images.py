@@ -39,6 +39,8 @@ from PIL import Image, UnidentifiedImageError
 from background_replacement.images import (  # noqa: F401  (encoding is the core's; named here too)
     ENCODE_FORMATS,
     FORMAT_MAX_SIDE,
+    INPUT_FORMATS,
+    INPUT_FORMATS_TEXT,
     Photo,
     encode_image,
     photo_from_pil,
@@ -46,14 +48,6 @@ from background_replacement.images import (  # noqa: F401  (encoding is the core
 
 # Pillow's own bomb guard would fire on our pixel limit's multiples; we check the header ourselves.
 Image.MAX_IMAGE_PIXELS = None
-
-# The formats an upload may come in, Pillow's name → the name people know; nothing else is
-# decoded (Pillow would also open ICO, TGA, PCX, EPS through Ghostscript, …). README, OpenAPI and
-# the 415 message name these.
-INPUT_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP", "GIF": "GIF", "BMP": "BMP",
-                 "TIFF": "TIFF"}
-INPUT_FORMATS_TEXT = ", ".join(list(INPUT_FORMATS.values())[:-1]) \
-    + f" or {list(INPUT_FORMATS.values())[-1]}"
 
 # The largest side any upload may have: JPEG's, so every accepted image can also be answered as
 # JPEG; the pixel limit (MAX_IMAGE_PIXELS) applies as well.
