@@ -157,6 +157,17 @@ def people() -> Response:
     return response
 
 
+@bp.post("/preview")
+def preview() -> Response:
+    """``image`` decoded as ``/matte`` decodes it (upright), as a JPEG (PNG when it has alpha):
+    the page shows a photo the browser cannot read itself (HEIC) through this."""
+    image = decode_upload(read_upload("image"), "image")
+    if image.alpha is None:
+        return Response(encode_image(image.rgb, "jpeg", quality=90), mimetype=mimetype("jpeg"))
+    alpha = np.clip(image.alpha * 255 + 0.5, 0, 255).astype(np.uint8)
+    return Response(encode_image(np.dstack([image.rgb, alpha]), "png"), mimetype=mimetype("png"))
+
+
 @bp.get("/backgrounds")
 def backgrounds() -> Response:
     """The named backgrounds, with their sizes."""

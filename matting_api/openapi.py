@@ -103,6 +103,14 @@ def openapi_document() -> dict[str, Any]:
                                                  "'people' takes.",
                                   "content": {"application/json": {"schema": PEOPLE_SCHEMA}}},
                           **error_responses(400, 403, 413, 415, 502, 503, 504)}}},
+        "/preview": {"post": {
+            "summary": "The image as this service reads it, upright: a JPEG, or a PNG when it "
+                       "has alpha (for the page, where the browser cannot show the format).",
+            "requestBody": multipart_body({"image": BINARY_FILE}, ["image"]),
+            "responses": {"200": {"description": "The decoded image at its upright size.",
+                                  "content": {mime: {"schema": BINARY_FILE}
+                                              for mime in ("image/jpeg", "image/png")}},
+                          **error_responses(400, 403, 413, 415, 503)}}},
         "/backgrounds": json_get("The named backgrounds, the default first.", backgrounds),
         "/backgrounds/{name}": _named_background(),
         "/healthz": json_get("The process is alive.", LIVENESS),
@@ -111,8 +119,9 @@ def openapi_document() -> dict[str, Any]:
         **removebg_paths(),
         "/": file_get("The web page: drop a photo, choose a background, download the result.",
                       ("text/html",)),
-        "/web/{filename}": file_get("The page's script and style sheet.",
-                                    ("text/javascript", "text/css"), 404,
+        "/favicon.ico": file_get("The page's icon.", ("image/svg+xml",)),
+        "/web/{filename}": file_get("The page's script, style sheet and icon.",
+                                    ("text/javascript", "text/css", "image/svg+xml"), 404,
                                     path_parameters=("filename",)),
         "/backgrounds/{name}.jpg": file_get("A small JPEG of a named background, for the page.",
                                             ("image/jpeg",), 404, path_parameters=("name",)),
