@@ -8,14 +8,17 @@ anywhere else, and its Content-Security-Policy says so to the browser.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 from background_replacement.service_common.errors import ApiError
-from background_replacement.service_common.images import encode_image
+from background_replacement.service_common.images import INPUT_FORMATS_TEXT, encode_image
 from flask import Blueprint, Response, current_app
 from flask.blueprints import BlueprintSetupState
 
 from background_replacement.compositing import cover
+from background_replacement.images import IMAGE_SUFFIXES
 
 THUMBNAIL_SIZE = (160, 90)  # width, height: the backgrounds are 16:9
 _PAGE_HEADERS = {
@@ -49,10 +52,29 @@ def _encode_thumbnails(state: BlueprintSetupState) -> None:
     state.app.extensions["background_thumbnails"] = thumbnails(library)
 
 
+@cache
+def page_html() -> str:
+    """``web/index.html`` with the input formats filled in where it marks them: their names,
+    and every file picker's ``accept`` (``image/*`` and the suffixes, for HEIC files that a
+    system does not call image/*)."""
+    accept = ",".join(["image/*", *sorted(IMAGE_SUFFIXES)])
+    html = (Path(__file__).parent / "web" / "index.html").read_text(encoding="utf-8")
+    return html.replace("<!-- input formats -->", INPUT_FORMATS_TEXT) \
+        .replace('accept="image/*"', f'accept="{accept}"')
+
+
 @bp.get("/")
 def index() -> Response:
     """The page."""
-    return bp.send_static_file("index.html")
+    return Response(page_html(), mimetype="text/html")
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """The page's icon (SVG) where a browser or /docs looks for it without being told."""
+    response = bp.send_static_file("favicon.svg")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @bp.after_request

@@ -225,3 +225,56 @@ def test_compare_zoom_and_pan_at_phone_width(phone, two_people_png, labels, scre
     page.screenshot(path=str(shot))
     report_screenshot(shot, record_property)
     phone.check_healthy()
+
+
+def test_output_and_format_are_above_the_fold_on_a_laptop(laptop, astronaut_png):
+    for moment in ("empty", "result"):
+        if moment == "result":
+            laptop.choose_photo({"name": "astronaut.png", "mimeType": "image/png",
+                                 "buffer": astronaut_png})
+            laptop.wait_for_result("green")
+        for control in ("#output", "#format"):
+            box = laptop.page.locator(control).bounding_box()
+            assert box["y"] + box["height"] <= LAPTOP["height"], (moment, control)
+    assert laptop.page.evaluate("window.scrollY") == 0
+
+
+def test_choosing_a_background_on_a_phone_keeps_the_result_in_view(phone, astronaut_png):
+    phone.choose_photo({"name": "astronaut.png", "mimeType": "image/png",
+                        "buffer": astronaut_png})
+    phone.wait_for_result("green")
+    choice = phone.page.locator('label[for="bg-blur"]')
+    choice.scroll_into_view_if_needed()
+    assert phone.page.evaluate("window.scrollY") > 300, "the choices are below the editor"
+    choice.click()
+    phone.wait_for_result("blur")
+    for seen in ("#result", 'label[for="bg-blur"]'):
+        box = phone.page.locator(seen).bounding_box()
+        assert box["y"] >= -0.5 and box["y"] + box["height"] <= PHONE["height"] + 0.5, seen
+    phone.check_healthy()
+
+
+def test_the_outlines_toggle_and_a_new_photo_resets_the_hint(laptop, two_people_png, labels,
+                                                             astronaut_png):
+    open_photo(laptop, two_people_png)
+    page = laptop.page
+    outlines, toggle, hint = (page.locator(selector) for selector in
+                              ("#outlines", "#show-outlines", "#tool-hint"))
+    laptop.expect(outlines).to_be_visible()
+    assert toggle.is_checked()
+    toggle.uncheck()
+    laptop.expect(outlines).to_be_hidden()
+    toggle.check()
+    laptop.expect(outlines).to_be_visible()
+
+    redone(laptop, lambda: page.mouse.click(*on_screen(laptop, *a_pixel_of(labels, 0))))
+    laptop.expect(hint).to_have_text("Keeping 1 of 2 people.")
+    laptop.expect(outlines).to_be_hidden()  # a choice made: the edge shows without them
+    assert not toggle.is_checked()
+
+    laptop.choose_photo({"name": "astronaut.png", "mimeType": "image/png",
+                         "buffer": astronaut_png})
+    laptop.wait_for_result("transparent")
+    laptop.expect(hint).to_contain_text("Click a person to keep only them")
+    assert toggle.is_checked()
+    laptop.check_healthy()

@@ -347,3 +347,67 @@ def test_each_effect_toggles_with_a_live_preview_and_the_page_says_which_applied
     web.page.locator("#output").select_option("cutout")
     web.expect(web.page.locator("#fx-harmonise")).to_be_disabled()
     web.check_healthy()
+
+
+def test_the_divider_is_dragged_on_the_image(web):
+    web.choose_photo(ASTRONAUT)
+    web.wait_for_result("green")
+    page = web.page
+    divider = page.locator("#divider")
+    web.expect(divider).to_be_visible()  # at the left edge: all result
+    layers = page.locator("#layers").bounding_box()
+    grip = page.locator("#divider .grip").bounding_box()
+    page.mouse.move(grip["x"] + grip["width"] / 2, grip["y"] + grip["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(layers["x"] + layers["width"] * 0.6, grip["y"], steps=6)
+    page.mouse.up()
+    assert int(page.locator("#compare").input_value()) == pytest.approx(60, abs=2)
+    line = divider.bounding_box()
+    assert line["x"] == pytest.approx(layers["x"] + layers["width"] * 0.6, abs=4)
+    at = "([x, y]) => document.elementFromPoint(x, y).id"
+    middle = layers["y"] + layers["height"] / 2
+    assert page.evaluate(at, [layers["x"] + layers["width"] * 0.3, middle]) == "original"
+    assert page.evaluate(at, [layers["x"] + layers["width"] * 0.9, middle]) == "result"
+    # Dragged back by the line itself, past the edge: all result again.
+    page.mouse.move(line["x"] + 1, middle)
+    page.mouse.down()
+    page.mouse.move(layers["x"] - 40, middle, steps=6)
+    page.mouse.up()
+    assert page.locator("#compare").input_value() == "0"
+    assert page.evaluate(at, [layers["x"] + layers["width"] * 0.3, middle]) == "result"
+    web.check_healthy()
+
+
+def test_the_icon_is_served_and_nothing_the_page_asks_for_is_missing(browser, matting_service):
+    icon = requests.get(matting_service.url + "/favicon.ico", timeout=10)
+    assert icon.status_code == 200 and icon.headers["Content-Type"].startswith("image/svg+xml")
+    page = requests.get(matting_service.url + "/", timeout=10).text
+    assert '<link rel="icon" href="web/favicon.svg"' in page
+    assert "HEIC/HEIF or AVIF" in page and ".heic" in page, "the formats, filled in"
+    pages = open_page(browser, matting_service, viewport={"width": 1280, "height": 900})
+    try:
+        web = next(pages)
+        failed: list[str] = []
+        web.page.on("response", lambda answer: answer.status >= 400 and failed.append(answer.url))
+        web.page.reload()
+        web.choose_photo(ASTRONAUT)
+        web.wait_for_result("green")
+        assert failed == []
+        assert web.page.evaluate(
+            "fetch('web/favicon.svg').then((answer) => answer.status)") == 200
+    finally:
+        pages.close()
+
+
+def test_a_heic_photo_shows_upright_in_the_page(web):
+    from tests.test_heic_avif import UPRIGHT, phone_photo
+
+    web.choose_photo({"name": "phone.heic", "mimeType": "image/heic",
+                      "buffer": phone_photo("HEIF")})
+    web.wait_for_result("green")
+    web.expect(web.page.locator("#views")).to_have_attribute("data-loaded", "yes")
+    original = web.page.locator("#original")
+    assert original.evaluate("image => [image.naturalWidth, image.naturalHeight]") == \
+        list(UPRIGHT), "the service's preview of a photo the browser cannot read"
+    assert web.page.locator("#result").evaluate("image => image.naturalWidth") == UPRIGHT[0]
+    web.check_healthy()

@@ -29,6 +29,7 @@
   const stage = $("stage");
   const layers = $("layers");
   const outlines = $("outlines");
+  const showOutlines = $("show-outlines");
   const strokesCanvas = $("strokes");
   const divider = $("divider");
   const compare = $("compare");
@@ -112,6 +113,7 @@
   let strokeSerial = 0;
   let drawing = null; // the stroke under the pointer
   let panning = null;
+  let comparing = null; // the pointer dragging the before/after divider
   let hint = null; // { data: ImageData, overlay: ImageData }, at the photo's size
   const hintCanvas = document.createElement("canvas"); // hidden: the hint image that is sent
   let view = { scale: 1, x: 0, y: 0 };
@@ -492,6 +494,7 @@
     }
     toolHint.textContent = `Keeping ${kept.size} of ${people.list.length} people.`;
     drawOutlines();
+    setOutlines(false);
     schedule();
   }
 
@@ -610,6 +613,7 @@
 
   function applyView() {
     layers.style.transform = `translate(${view.x}px, ${view.y}px) scale(${view.scale})`;
+    layers.style.setProperty("--unscale", String(1 / view.scale));
     zoomLevel.textContent = `${Math.round(view.scale * 100)} %`;
     zoomLevel.dataset.scale = String(view.scale);
   }
@@ -637,7 +641,14 @@
     const share = Number(compare.value);
     result.style.clipPath = share > 0 ? `inset(0 0 0 ${share}%)` : "";
     divider.style.left = `${share}%`;
-    divider.hidden = share === 0 || result.hidden;
+    divider.hidden = result.hidden;
+  }
+
+  // The divider follows the pointer across the photo: its share of the width, 0 to 100.
+  function dragCompare(event) {
+    const share = Math.min(100, Math.max(0, 100 * toPhoto(event).x / size.width));
+    compare.value = String(Math.round(share));
+    showCompare();
   }
 
   // A pointer event → the photo's pixel coordinates.
@@ -649,6 +660,12 @@
 
   function onPointerDown(event) {
     if (!size) return;
+    if (event.target.closest("#divider") && event.button === 0) {
+      comparing = { id: event.pointerId };
+      stage.setPointerCapture(event.pointerId);
+      dragCompare(event);
+      return;
+    }
     const tool = currentTool();
     if (tool === "move" || event.button === 1 || !hasResult) {
       if (tool !== "move" && event.button !== 1) return;
@@ -671,7 +688,9 @@
   }
 
   function onPointerMove(event) {
-    if (panning && event.pointerId === panning.id) {
+    if (comparing && event.pointerId === comparing.id) {
+      dragCompare(event);
+    } else if (panning && event.pointerId === panning.id) {
       view.x += event.clientX - panning.x;
       view.y += event.clientY - panning.y;
       panning.x = event.clientX;
@@ -688,6 +707,7 @@
 
   function onPointerUp() {
     panning = null;
+    comparing = null;
     if (!drawing) return;
     strokes.push(drawing);
     drawing = null;
@@ -711,7 +731,16 @@
     for (const canvas of [outlines, strokesCanvas]) Object.assign(canvas, { width: 0, height: 0 });
     delete outlines.dataset.drawn;
     tools.disabled = true;
+    toolHint.textContent = TOOL_HINTS[currentTool()];
+    setOutlines(true);
     syncUndo();
+  }
+
+  // The people's outlines over the result (with the people tool): on for a new photo, off once
+  // a person is chosen so that the edge being judged shows, and the box turns them back on.
+  function setOutlines(on) {
+    showOutlines.checked = on;
+    stage.dataset.outlines = on ? "on" : "off";
   }
 
   function setPhoto(file) {
@@ -733,6 +762,27 @@
     hideResult();
     schedule();
     fetchPeople();
+  }
+
+  // A photo the browser cannot show (HEIC in most browsers) as the service reads it, upright;
+  // false when the service cannot read it either.
+  async function showPreview() {
+    const serial = photoSerial;
+    if (!photo || original.dataset.preview === String(serial)) return false;
+    original.dataset.preview = String(serial);
+    const body = new FormData();
+    body.append("image", photo, photo.name);
+    try {
+      const response = await fetch("preview", { method: "POST", body, headers: keyHeaders() });
+      if (!response.ok || serial !== photoSerial) return false;
+      if (originalUrl) URL.revokeObjectURL(originalUrl);
+      originalUrl = URL.createObjectURL(await response.blob());
+      original.src = originalUrl;
+      dropPreview.src = originalUrl;
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   function onOriginalLoaded() {
@@ -782,7 +832,8 @@
 
   photoInput.addEventListener("change", () => setPhoto(photoInput.files[0]));
   original.addEventListener("load", onOriginalLoaded);
-  original.addEventListener("error", () => {
+  original.addEventListener("error", async () => {
+    if (await showPreview()) return;
     original.hidden = true;
     dropPreview.hidden = true;
     views.dataset.loaded = "failed";
@@ -845,7 +896,13 @@
   $("zoom-fit").addEventListener("click", fit);
   $("zoom-actual").addEventListener("click", () => zoomAt(1 / view.scale));
   compare.addEventListener("input", showCompare);
+  showOutlines.addEventListener("change", () => setOutlines(showOutlines.checked));
   new ResizeObserver(() => { if (fitted) fit(); }).observe(stage);
+  // How far the editor may scroll away before it sticks (a phone's layout uses it).
+  new ResizeObserver(() => {
+    const stick = stage.getBoundingClientRect().top - views.getBoundingClientRect().top;
+    views.style.setProperty("--stick", `${Math.max(0, stick)}px`);
+  }).observe(views);
   $("use-key").addEventListener("click", () => {
     const key = $("api-key").value.trim();
     if (!key) return;
