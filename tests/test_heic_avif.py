@@ -123,13 +123,14 @@ def test_the_command_reads_it_upright(photo, matting_service, tmp_path):
     folder.mkdir()
     (folder / source.name).write_bytes(data)
     server = ["--server", matting_service.url.removeprefix("http://")]
-    for args in ([source, tmp_path / "out.png", *server], [folder, tmp_path / "outs", *server]):
+    for args in ([source, tmp_path / "out.png", *server], [folder, tmp_path / "outs", *server],
+                 [source, tmp_path / "local.png", "--local"]):
         done = subprocess.run([sys.executable, "-m", "client.remove_background", *map(str, args)],
                               cwd=ROOT, capture_output=True, timeout=240)
         assert done.returncode == 0, done.stderr.decode()[-500:]
     outs = list((tmp_path / "outs").iterdir())
     assert [out.suffix for out in outs] == [".png"], "the folder's photo is found and done"
-    for written in (tmp_path / "out.png", *outs):
+    for written in (tmp_path / "out.png", tmp_path / "local.png", *outs):
         with Image.open(written) as image:
             assert image.size == UPRIGHT, written
 
