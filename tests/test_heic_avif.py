@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ from PIL import Image
 
 from background_replacement import BackgroundReplacer
 from background_replacement.images import IMAGE_SUFFIXES, INPUT_FORMATS, load_photo
+from testing.commands import PHOTO_COMMAND
 from testing.launcher import ROOT
 from tests.conftest import EXAMPLES
 
@@ -125,8 +125,8 @@ def test_the_command_reads_it_upright(photo, matting_service, tmp_path):
     server = ["--server", matting_service.url.removeprefix("http://")]
     for args in ([source, tmp_path / "out.png", *server], [folder, tmp_path / "outs", *server],
                  [source, tmp_path / "local.png", "--local"]):
-        done = subprocess.run([sys.executable, "-m", "client.remove_background", *map(str, args)],
-                              cwd=ROOT, capture_output=True, timeout=240)
+        done = subprocess.run([*PHOTO_COMMAND, *map(str, args)], cwd=ROOT, capture_output=True,
+                              timeout=240)
         assert done.returncode == 0, done.stderr.decode()[-500:]
     outs = list((tmp_path / "outs").iterdir())
     assert [out.suffix for out in outs] == [".png"], "the folder's photo is found and done"
