@@ -24,8 +24,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  # The install takes about 8 GB (PyTorch's CUDA build among it): say so plainly up front rather
+  # than fail half-way with "No space left on device".
+  free_kb=$(df -Pk . | awk 'NR == 2 {print $4}')
+  if [ "${free_kb:-0}" -lt $((9 * 1024 * 1024)) ]; then
+    echo "setup: only $((free_kb / 1024)) MB free here; the install needs about 9 GB" >&2
+    exit 1
+  fi
   echo "setup: installing the project and its dependencies into .venv (a few minutes the first time)"
-  if ! .venv/bin/python -m pip install --disable-pip-version-check -e '.[all]' \
+  if ! .venv/bin/python -m pip install --disable-pip-version-check --no-cache-dir -e '.[all]' \
       >.venv/pip-install.log 2>&1; then
     grep -v "^WARNING: Location" .venv/pip-install.log | tail -n 40 >&2
     echo "setup: pip install failed; the whole log is .venv/pip-install.log" >&2
