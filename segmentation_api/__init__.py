@@ -1,6 +1,6 @@
 """Segmentation service: people → person probability → trimap.
 
-``flask --app segmentation_api run -p 3000`` finds ``create_app`` here.
+``flask --app background_replacement.segmentation_api run -p 3000`` finds ``create_app`` here.
 """
 
 from background_replacement.segmentation_api.app import create_app
