@@ -34,12 +34,12 @@ from background_replacement.batch.inputs import (
 from background_replacement.batch.pool import NoWorkersLeft, actor_count
 from background_replacement.batch.results import MANIFEST_NAME
 from background_replacement.batch.worker import JobOptions
-from background_replacement.client.frame_matting import DEFAULT_SOLVE_PIXELS, SOLVE_PIXELS_HELP
-from background_replacement.client.media import OUTPUT_FORMATS, VideoError
 
 from background_replacement.matters import MATTERS
 from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
 from background_replacement.segmenters import SEGMENTERS
+from background_replacement.video.frame_matting import DEFAULT_SOLVE_PIXELS, SOLVE_PIXELS_HELP
+from background_replacement.video.media import OUTPUT_FORMATS, VideoError
 
 PHOTO_FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
 DEFAULT_SEGMENT_SECONDS = 10

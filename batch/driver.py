@@ -20,8 +20,9 @@ from background_replacement.batch.video import (
     warm_up_frames,
 )
 from background_replacement.batch.worker import JobOptions, SegmentDone
-from background_replacement.client.media import OUTPUT_FORMATS, probe
 from tqdm import tqdm
+
+from background_replacement.video.media import OUTPUT_FORMATS, probe
 
 
 @dataclass(frozen=True)

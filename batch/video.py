@@ -8,12 +8,13 @@ only. The smoothing keeps at most ``strength`` of its history per frame, so afte
 frames what a cold start changes is at most strength**n of alpha; n is the smallest with that
 under half a level of 255 (28 frames for strength 0.8).
 
-Each frame is matted as ``client.video`` mattes it (``matte_frame``: within a per-frame budget
-of pixels, brought back to the frame's size), so the result is that command's.
+Each segment runs through the video command's engine (``background_replacement.video.engine``:
+each frame within the per-frame budget of pixels, smoothed and composited the same way), one
+frame at a time, so the result is that command's.
 
 Segments are written losslessly (FFV1 in Matroska: RGB, or RGBA when transparent) beside the
-output; the join decodes them in order and encodes the output once, as ``client.video`` does:
-the input's size, frame rate, every frame, and its audio.
+output; the join decodes them in order and writes them through the command's own sink
+(``video.sink.FrameSink``): the input's size, frame rate, every frame, and its audio.
 """
 
 from __future__ import annotations
@@ -22,28 +23,19 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import takewhile
 from pathlib import Path
 
 import av
 import numpy as np
-from background_replacement.client.frame_matting import (
-    DEFAULT_SOLVE_PIXELS,
-    LocalMatting,
-    Matted,
-    matte_frame,
-)
-from background_replacement.client.media import (
-    VideoInfo,
-    VideoWriter,
-    audio_is_copied,
-    output_format,
-    output_pts,
-    read_frames,
-)
-from background_replacement.client.temporal import AlphaStabilizer, TemporalStability
 
 from background_replacement.background import Background
-from background_replacement.compositing import composite, to_uint8
+from background_replacement.video.backdrops import Timeless
+from background_replacement.video.engine import FrameEngine, VideoOptions
+from background_replacement.video.frame_matting import DEFAULT_SOLVE_PIXELS, LocalMatting
+from background_replacement.video.media import VideoInfo, read_frames
+from background_replacement.video.sink import FrameSink
+from background_replacement.video.temporal import TemporalStability
 
 SEGMENT_CONTAINER, SEGMENT_SUFFIX, SEGMENT_CODEC = "matroska", ".mkv", "ffv1"
 SEGMENT_PIX_FMT = {False: "bgr0", True: "bgra"}  # by transparency; both lossless for RGB(A)
@@ -99,15 +91,6 @@ def first_frame_time(path: Path) -> Fraction:
         frames.close()
 
 
-def render(matted: Matted, alpha: np.ndarray, image_rgb: np.ndarray,
-           background: Background) -> np.ndarray:
-    """The frame's foreground colours over the background with ``alpha``; RGBA when
-    transparent."""
-    if background.transparent:
-        return np.dstack([to_uint8(matted.foreground), to_uint8(alpha)])
-    return composite(matted.foreground, alpha, background.behind(image_rgb, alpha))
-
-
 class SegmentFile:
     """A segment's frames, lossless, written at ``path`` (a partial name the caller renames)."""
 
@@ -141,61 +124,59 @@ def segment_frames(path: Path) -> Iterator[np.ndarray]:
             yield frame.to_ndarray(format="rgba" if rgba else "rgb24")
 
 
+class SegmentSink:
+    """The engine's sink for one segment: warm-up frames are not written, the segment's are, to
+    a ``SegmentFile``, their times (on the video's clock) kept; frames after it never come."""
+
+    def __init__(self, out: SegmentFile, segment: Segment, zero: Fraction,
+                 rate: Fraction) -> None:
+        self.out, self.segment, self.zero, self.rate = out, segment, zero, rate
+        self.times: list[Fraction] = []
+
+    def timestamp(self, time: Fraction) -> Fraction | None:
+        if self.segment.place(time - self.zero, self.rate) < 0:
+            return None  # a warm-up frame
+        self.times.append(time)
+        return time - self.zero
+
+    def write(self, pixels: np.ndarray) -> None:
+        self.out.write(pixels)
+
+
 def matte_segment(replacer, video: Path, segment: Segment, zero: Fraction, info: VideoInfo,
                   background: Background, stability: TemporalStability | None,
                   target: Path, solve_pixels: int = DEFAULT_SOLVE_PIXELS) -> list[Fraction]:
-    """Matte one segment of ``video`` with a ``BackgroundReplacer``, each frame on at most about
-    ``solve_pixels`` pixels (0: full size), and write it to ``target`` (a lossless segment
-    file); returns the written frames' times on the video's clock."""
-    matting = LocalMatting(replacer)
-    stabilizer = AlphaStabilizer(stability) if stability else None
+    """Matte one segment of ``video`` with a ``BackgroundReplacer`` through the video engine,
+    each frame on at most about ``solve_pixels`` pixels (0: full size), and write it to
+    ``target`` (a lossless segment file); returns the written frames' times on the video's
+    clock."""
+    options = VideoOptions(stability=stability, in_flight=1, solve_pixels=solve_pixels)
     out = SegmentFile(target, info.width, info.height, info.rate, background.transparent)
-    times: list[Fraction] = []
+    sink = SegmentSink(out, segment, zero, info.rate)
+    engine = FrameEngine(LocalMatting(replacer), options, Timeless(background), sink)
     frames = read_frames(video, start=segment.warm_start or None)
     try:
-        for frame in frames:
-            place = segment.place(frame.time - zero, info.rate)
-            if place > 0:
-                break
-            matted = matte_frame(matting, frame.rgb, solve_pixels=solve_pixels)
-            alpha = matted.alpha
-            if stabilizer is not None:  # nobody found (people 0): the smoothing restarts
-                alpha = stabilizer(frame.rgb, alpha, matted.people)
-            if place < 0:
-                continue  # a warm-up frame
-            out.write(render(matted, alpha, frame.rgb, background))
-            times.append(frame.time)
+        engine.run(takewhile(lambda frame: segment.place(frame.time - zero, info.rate) <= 0,
+                             frames))
     finally:
         frames.close()
         out.close()
-    return times
+    return sink.times
 
 
 def join_segments(parts: list[tuple[Path, list[Fraction]]], source: Path, info: VideoInfo,
                   output: Path, transparent: bool) -> int:
-    """Encode the segments' frames, in order, into ``output`` (atomically, by ``VideoWriter``)
-    with the source's rate, size and audio, each frame at its own time as ``client.video``
-    times it; returns the frames written."""
-    fmt = output_format(output)
-    writer = VideoWriter(output, width=info.width, height=info.height, rate=info.rate,
-                         transparent=transparent,
-                         audio_source=source if info.audio_codec else None,
-                         copy_audio=audio_is_copied(fmt, info.audio_codec, whole=True))
+    """Write the segments' frames, in order, into ``output`` through a ``FrameSink`` (the video
+    command's: atomically, with the source's rate, size and audio, each frame at its own
+    time); returns the frames written."""
+    sink = FrameSink(output, info, source, transparent=transparent)
     try:
-        origin, pts = None, None
         for path, times in parts:
             for time, pixels in zip(times, segment_frames(path), strict=True):
-                if origin is None:
-                    origin = time
-                    if writer.audio is not None:
-                        origin = min(origin, writer.audio.start_time)
-                        writer.audio.begin(origin)
-                pts = output_pts(time, origin, info.rate, pts)
-                writer.write(pixels, pts)
-                if writer.audio is not None:
-                    writer.audio.write_until(Fraction(pts) / info.rate)
-        writer.close()
+                sink.timestamp(time)
+                sink.write(pixels)
+        sink.close()
     except BaseException:
-        writer.discard()
+        sink.discard()
         raise
-    return writer.frames
+    return sink.frames

@@ -11,14 +11,14 @@ from typing import Any
 
 from background_replacement.batch.results import partial_path, write_atomically
 from background_replacement.batch.video import Segment, matte_segment
-from background_replacement.client.frame_matting import DEFAULT_SOLVE_PIXELS
-from background_replacement.client.media import VideoInfo
-from background_replacement.client.temporal import TemporalStability
 from background_replacement.service_common.images import encode_image
 
 from background_replacement import BackgroundReplacer
 from background_replacement.device import configure_threads
 from background_replacement.pipeline import NO_PERSON_CHOICES
+from background_replacement.video.frame_matting import DEFAULT_SOLVE_PIXELS
+from background_replacement.video.media import VideoInfo
+from background_replacement.video.temporal import TemporalStability
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,8 @@ def join_differences(video: Path, seconds: Fraction, warm_ups: tuple[int, ...]) 
         segment_frames,
     )
     from background_replacement.batch.worker import JobOptions, Worker
-    from background_replacement.client.media import probe
+
+    from background_replacement.video.media import probe
 
     info, zero = probe(video), first_frame_time(video)
     worker = Worker(JobOptions(EMBEDDED), threads=0)
@@ -127,7 +128,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.joins:
         from background_replacement.batch.video import warm_up_frames
-        from background_replacement.client.temporal import TemporalStability
+
+        from background_replacement.video.temporal import TemporalStability
 
         join_differences(args.joins, args.segment_seconds,
                          (0, 5, warm_up_frames(TemporalStability())))

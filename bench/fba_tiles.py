@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 from background_replacement.fba import build_fba, network_inputs
-from background_replacement.matters.base import region, shrink, solve_scale
+from background_replacement.matters.base import region
 from background_replacement.matters.fba_matter import CONTEXT_MARGIN
+from background_replacement.scaling import scaled_size, shrink, solve_scale
 from background_replacement.settings import Settings
 from background_replacement.trimap import BACKGROUND, unknown_mask
 from bench.pipeline import photo
@@ -37,7 +38,8 @@ def solve_inputs(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     trimap = segment_to_trimap(SelfieSegmenter(), rgb).trimap
     box = region(trimap != BACKGROUND, CONTEXT_MARGIN)
     scale = solve_scale(trimap[box].size, Settings.load().fba_max_pixels)
-    return shrink(rgb[box], trimap[box], scale)
+    size = scaled_size(trimap[box].shape, scale)
+    return shrink(rgb[box], size), shrink(trimap[box], size, labels=True)
 
 
 def tiles(unknown: np.ndarray, tile: int, margin: int) -> list[tuple[slice, slice, slice, slice]]:

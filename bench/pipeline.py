@@ -136,12 +136,15 @@ def fba_flops(trimap: np.ndarray) -> dict[str, float]:
     from torch.utils.flop_counter import FlopCounterMode
 
     from background_replacement.fba import build_fba, network_inputs
-    from background_replacement.matters.base import region, shrink, solve_scale
+    from background_replacement.matters.base import region
     from background_replacement.matters.fba_matter import CONTEXT_MARGIN
+    from background_replacement.scaling import scaled_size, shrink, solve_scale
 
     crop = trimap[region(trimap != 0, CONTEXT_MARGIN)]
     scale = solve_scale(crop.size, Settings.load().fba_max_pixels)
-    image, crop = shrink(np.zeros((*crop.shape, 3), np.uint8), crop, scale)
+    size = scaled_size(crop.shape, scale)
+    image = shrink(np.zeros((*crop.shape, 3), np.uint8), size)
+    crop = shrink(crop, size, labels=True)
     model = build_fba().eval()
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:

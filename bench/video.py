@@ -60,18 +60,18 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from background_replacement.client.frame_matting import (
-    DEFAULT_SOLVE_PIXELS,
-    LocalMatting,
-    ServiceMatting,
-    matte_frame,
-)
 from background_replacement.client.matting_client import MattingClient
-from background_replacement.client.media import probe, read_frames
-from background_replacement.client.video_engine import FrameResult, replace_background
+from background_replacement.client.service_matting import ServiceMatting
+from background_replacement.client.video import FrameResult, replace_background
 
 from background_replacement.compositing import cover
 from background_replacement.params import Effects
+from background_replacement.video.frame_matting import (
+    DEFAULT_SOLVE_PIXELS,
+    LocalMatting,
+    matte_frame,
+)
+from background_replacement.video.media import probe, read_frames
 from bench.machine import describe, matmul_gflops
 from bench.matting_quality import straightforward_pipeline
 from scripts.effect_pictures import warm_light

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from background_replacement.client.media import VideoWriter
 from PIL import Image
+
+from background_replacement.video.media import VideoWriter
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_PHOTO = ROOT / "examples" / "astronaut.png"  # in a checkout of the project

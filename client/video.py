@@ -1,6 +1,7 @@
 """Put the people of one video into another: every frame is matted, by the matting service or
 with ``--local`` by the core in this process, and composited over the matching frame of a
-background, and the frames become a film again (the engine: ``client.video_engine``).
+background, and the frames become a film again (the engine:
+``background_replacement.video.engine``).
 
     remove-background-video FOREGROUND OUTPUT [--background BACKGROUND]
                            [--background-end loop|freeze|trim] [--server URL]
@@ -19,36 +20,90 @@ alpha + Opus, ``.mov`` ProRes 4444 with alpha + PCM for editors.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from background_replacement.client.backdrops import BACKGROUND_ENDS
-from background_replacement.client.frame_matting import (
-    DEFAULT_SOLVE_PIXELS,
-    SOLVE_PIXELS_HELP,
-    LocalMatting,
-)
 from background_replacement.client.matting_client import (
+    DEFAULT_SERVER,
     MattingClient,
     MattingError,
     add_api_key_argument,
     add_server_argument,
     server_url,
 )
-from background_replacement.client.media import VideoError
 from background_replacement.client.remove_background import add_effect_arguments, effects_given
-from background_replacement.client.video_engine import (
+from background_replacement.client.service_matting import ServiceMatting
+from tqdm.auto import tqdm
+
+from background_replacement.video.backdrops import BACKGROUND_ENDS
+from background_replacement.video.engine import (
     DEFAULT_IN_FLIGHT,
     DEFAULT_STABILITY,
     FrameResult,
+    VideoOptions,
     VideoResult,
-    preview_frames,
-    replace_background,
+    expected_frames,
+    replace_in_film,
 )
+from background_replacement.video.frame_matting import (
+    DEFAULT_SOLVE_PIXELS,
+    SOLVE_PIXELS_HELP,
+    FrameMatting,
+    LocalMatting,
+)
+from background_replacement.video.media import VideoError, probe
 
-# The engine's names that notebooks and scripts import from here.
-__all__ = ["FrameResult", "VideoResult", "main", "preview_frames", "replace_background"]
+# The names that notebooks and scripts import from here.
+__all__ = ["FrameResult", "VideoOptions", "VideoResult", "main", "replace_background"]
+
+
+def replace_background(foreground: str | Path, output: str | Path,
+                       options: VideoOptions | None = None, *, server: str = DEFAULT_SERVER,
+                       client: MattingClient | None = None, matting: FrameMatting | None = None,
+                       progress: bool = True,
+                       on_frame: Callable[[FrameResult], None] | None = None,
+                       **option_values: Any) -> VideoResult:
+    """Composite the people of ``foreground`` over a background into ``output``.
+
+    ``options`` (``VideoOptions``: background, its end, stability, part, budget, effects …),
+    or their fields as keywords (``background="beach.jpg", max_frames=10``) over them. Frames
+    are matted by the service at ``server`` (or through ``client``), or by ``matting``
+    (``LocalMatting`` runs the core in this process). ``on_frame`` sees every finished frame,
+    in order; ``progress`` shows a bar. Raises ``MattingError`` or ``VideoError``; on any
+    exception, including ``KeyboardInterrupt``, nothing is left under ``output``'s name or
+    beside it.
+    """
+    foreground, output = Path(foreground), Path(output)
+    options = dataclasses.replace(options or VideoOptions(), **option_values)
+    stop = threading.Event()  # set when the job fails or is interrupted: no retry waits then
+    if matting is None:
+        matting = ServiceMatting(dataclasses.replace(client or MattingClient(server), stop=stop))
+    bar = _progress_bar(progress, expected_frames(probe(foreground), options), output.name)
+
+    def finished(frame: FrameResult) -> None:
+        bar.update(1)
+        if on_frame is not None:
+            on_frame(frame)
+
+    try:
+        return replace_in_film(foreground, output, matting, options, finished)
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        bar.close()
+
+
+def _progress_bar(enabled: bool, total: int | None, name: str) -> tqdm:
+    """Frames done, frames per second (also below one) and the time left."""
+    return tqdm(total=total, unit="frame", desc=name, disable=not enabled, dynamic_ncols=True,
+                smoothing=0.1, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} "
+                                         "[{elapsed}<{remaining}, {rate_noinv_fmt}]")
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -102,13 +157,14 @@ def main(argv: list[str] | None = None) -> int:
         client = MattingClient(args.server, api_key=args.api_key)
         in_flight = args.in_flight or (len(os.sched_getaffinity(0)) if args.local
                                        else DEFAULT_IN_FLIGHT)
-        result = replace_background(
-            args.foreground, args.output, background=args.background, client=client,
-            background_end=args.background_end,
+        options = VideoOptions(
+            background=args.background, background_end=args.background_end,
             stability=DEFAULT_STABILITY if args.temporal_stability else None,
             in_flight=in_flight, start=args.start, duration=args.duration,
-            max_frames=args.max_frames, matting=matting, solve_pixels=args.solve_pixels,
+            max_frames=args.max_frames, solve_pixels=args.solve_pixels,
             effects=effects_given(args))
+        result = replace_background(args.foreground, args.output, options, client=client,
+                                    matting=matting)
     except KeyboardInterrupt:
         print(f"interrupted: nothing was written to {args.output}", file=sys.stderr)
         return 130

@@ -160,7 +160,8 @@ def one_process_video(people_video, tmp_path_factory) -> Path:
     """The whole video matted in this process as one segment, joined the same way."""
     from background_replacement.batch.video import Segment, first_frame_time, join_segments
     from background_replacement.batch.worker import JobOptions, Worker
-    from background_replacement.client.media import probe
+
+    from background_replacement.video.media import probe
 
     folder = tmp_path_factory.mktemp("reference")
     info = probe(people_video)
@@ -177,7 +178,8 @@ def one_process_video(people_video, tmp_path_factory) -> Path:
 def test_video_survives_a_lost_node_with_every_frame(cluster, people_video, one_process_video,
                                                      tmp_path):
     import av
-    from background_replacement.client.media import probe, read_frames
+
+    from background_replacement.video.media import probe, read_frames
 
     destination = tmp_path / "out"
     output = run_batch_killing_worker(cluster, [str(people_video), "--segment-seconds",

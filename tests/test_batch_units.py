@@ -25,9 +25,10 @@ from background_replacement.batch.results import (
     write_atomically,
 )
 from background_replacement.batch.video import HALF_LEVEL, plan_segments, warm_up_frames
-from background_replacement.client.temporal import TemporalStability
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from background_replacement.video.temporal import TemporalStability
 
 
 def test_a_result_appears_whole_under_its_name_and_nothing_else_is_left(tmp_path):
@@ -127,15 +128,16 @@ def test_results_are_named_inside_the_destination(tmp_path):
 
 @pytest.mark.slow
 def test_a_video_in_one_segment_comes_out_as_client_video_makes_it(tmp_path):
-    """Batch mattes a frame as ``client.video`` does (within its per-frame budget of pixels):
-    a 640×480 clip, matted whole by a worker and joined, equals the video command's output."""
+    """Batch drives the video command's engine (each frame within its per-frame budget of
+    pixels) and sink: a 640×480 clip, matted whole by a worker and joined, gives the video
+    command's frames within 1/255."""
     import imageio_ffmpeg
     from background_replacement.batch.video import Segment, first_frame_time, join_segments
     from background_replacement.batch.worker import JobOptions, Worker
-    from background_replacement.client.frame_matting import DEFAULT_SOLVE_PIXELS, LocalMatting
-    from background_replacement.client.media import probe, read_frames
-    from background_replacement.client.video_engine import replace_background
+    from background_replacement.client.video import replace_background
 
+    from background_replacement.video.frame_matting import DEFAULT_SOLVE_PIXELS, LocalMatting
+    from background_replacement.video.media import probe, read_frames
     from tests.conftest import shared_data
 
     clip = tmp_path / "thanks.mkv"
@@ -155,6 +157,6 @@ def test_a_video_in_one_segment_comes_out_as_client_video_makes_it(tmp_path):
     assert command.frames == len(done.times) == 12
     for ours, theirs in zip(read_frames(batch), read_frames(command.path), strict=True):
         # Equal here; the bound leaves room for a solver's thread-order rounding only (matted
-        # at full size, as batch did before, 2.2 % of pixels were over 2 levels off).
+        # at full size, as batch once did, 2.2 % of pixels were over 2 levels off).
         off = np.abs(ours.rgb.astype(np.int16) - theirs.rgb.astype(np.int16))
-        assert np.mean(off > 2) < 1e-4, np.mean(off > 2)
+        assert off.max() <= 1, (off.max(), np.mean(off > 0))

@@ -6,16 +6,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from background_replacement.client.frame_matting import (
+
+from background_replacement import BackgroundReplacer
+from background_replacement.params import TrimapParams, scaled_band
+from background_replacement.video.frame_matting import (
     DEFAULT_SOLVE_PIXELS,
     LocalMatting,
     Matted,
     matte_frame,
 )
-from background_replacement.client.media import read_frames
-
-from background_replacement import BackgroundReplacer
-from background_replacement.params import TrimapParams, scaled_band
+from background_replacement.video.media import read_frames
 from tests.conftest import shared_data
 
 

@@ -109,7 +109,7 @@ def client_sources() -> dict[str, str]:
 
 def test_the_client_imports_nothing_from_the_services():
     sources = client_sources()
-    assert {"matting_client.py", "video.py", "backdrops.py", "video.ipynb"} <= set(sources)
+    assert {"matting_client.py", "video.py", "service_matting.py", "video.ipynb"} <= set(sources)
     for name, source in sources.items():
         assert not within(imported_names(source), SERVICES[:2]), name  # not the services
     loaded = modules_loaded_by("import " + ", ".join(

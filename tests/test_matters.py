@@ -151,7 +151,7 @@ def test_fba_over_its_pixel_limit_runs_smaller_and_answers_full_size(fba_weights
 
 
 def test_solve_scale():
-    from background_replacement.matters.base import solve_scale
+    from background_replacement.scaling import solve_scale
 
     assert solve_scale(1000, 0) == 1.0 and solve_scale(1000, 2000) == 1.0
     assert solve_scale(40_000, 10_000) == pytest.approx(0.5)

@@ -12,8 +12,10 @@ import av
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from background_replacement.client.backdrops import VideoBackdrop
-from background_replacement.client.media import (
+
+from background_replacement.compositing import cover
+from background_replacement.video.backdrops import VideoBackdrop
+from background_replacement.video.media import (
     VideoError,
     VideoWriter,
     output_pts,
@@ -22,9 +24,7 @@ from background_replacement.client.media import (
     read_frames,
     upright,
 )
-from background_replacement.client.temporal import AlphaStabilizer, TemporalStability
-
-from background_replacement.compositing import cover
+from background_replacement.video.temporal import AlphaStabilizer, TemporalStability
 from tests.conftest import shared_data
 
 

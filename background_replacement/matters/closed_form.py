@@ -9,14 +9,13 @@ from background_replacement.matters import MATTERS
 from background_replacement.matters.base import (
     Matte,
     check_inputs,
-    matte_at_scale,
     matte_in_region,
     region,
-    solve_scale,
 )
 from background_replacement.matters.closed_form_parts import estimate_foreground_ml, laplacian_rows
 from background_replacement.matters.sparse_solve import solve_spd
 from background_replacement.refine import confine_transition, transition_radius
+from background_replacement.scaling import matte_at_scale, solve_scale
 from background_replacement.trimap import BACKGROUND, FOREGROUND
 
 # Known pixels beyond the unknown band that constrain the closed-form solution.
@@ -36,8 +35,9 @@ class ClosedFormMatter:
 
     Works on the bounding box of the unknown pixels plus a margin. When that box holds more than
     ``max_unknown`` unknown pixels, alpha is solved at reduced size and brought back with
-    ``guided_upsample``, so the time stays bounded whatever the photo's size; the foreground
-    colours are then estimated at the solve's size and upsampled (they vary slowly). With
+    ``scaling.upsample``, so the time stays bounded whatever the photo's size; the foreground
+    colours are then estimated at the solve's size and brought back as the photo plus their
+    correction, upsampled. With
     ``confine`` (the default), alpha is then kept fractional only near its 0.5 level
     (``confine_transition``), which removes the haze the solve leaves far from the edge.
     """

@@ -24,12 +24,11 @@ from background_replacement.matters.base import (
     Matte,
     MatterUnavailable,
     check_inputs,
-    matte_at_scale,
     matte_in_region,
     region,
-    solve_scale,
 )
 from background_replacement.models import FBA
+from background_replacement.scaling import matte_at_scale, solve_scale
 from background_replacement.trimap import BACKGROUND, unknown_mask
 
 log = logging.getLogger(__name__)
@@ -62,7 +61,7 @@ class FBAMatter:
     """FBA Matting on the box around the person (unknown and foreground pixels plus context).
 
     When the box has more than ``max_pixels`` pixels (0: no limit), the network runs on it at
-    reduced size and alpha comes back to full size with ``guided_upsample``: on a CPU this
+    reduced size and alpha comes back to full size with ``scaling.upsample``: on a CPU this
     bounds the time of large photos, at some cost in the finest hair.
     """
 

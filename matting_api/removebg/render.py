@@ -32,6 +32,7 @@ from background_replacement.background import Transparent
 from background_replacement.compositing import cover
 from background_replacement.matters import Matter
 from background_replacement.params import DEFAULT_PARAMS, Effects
+from background_replacement.scaling import shrink
 from background_replacement.timing import StageTimer
 
 # What the zip answer holds, by remove.bg's names: the colours and the matte.
@@ -68,14 +69,12 @@ class RemoveBgResult:
     info: dict[str, str]
 
 
-def shrink(image: DecodedImage, width: int, height: int) -> DecodedImage:
-    """``image`` resized to width×height (area interpolation), its alpha too."""
+def shrink_upload(image: DecodedImage, width: int, height: int) -> DecodedImage:
+    """``image`` at width×height (the core's ``shrink``: area-averaged), its alpha too."""
     if image.rgb.shape[:2] == (height, width):
         return image
-    rgb = cv2.resize(image.rgb, (width, height), interpolation=cv2.INTER_AREA)
-    alpha = None if image.alpha is None else cv2.resize(image.alpha, (width, height),
-                                                        interpolation=cv2.INTER_AREA)
-    return DecodedImage(rgb=rgb, alpha=alpha, format=image.format)
+    alpha = None if image.alpha is None else shrink(image.alpha, (width, height))
+    return DecodedImage(rgb=shrink(image.rgb, (width, height)), alpha=alpha, format=image.format)
 
 
 def place(rgba: np.ndarray, source: Box, width: int, height: int, target: Box) -> np.ndarray:

@@ -22,7 +22,7 @@ from background_replacement.matting_api.removebg.render import (
     RemoveBgResult,
     encode_result,
     remove_background,
-    shrink,
+    shrink_upload,
 )
 from background_replacement.service_common.errors import ApiError, register_error_body
 from background_replacement.service_common.http import decode_upload
@@ -115,7 +115,7 @@ def _parse_job() -> RemoveBgJob:
     upload = decode_upload(image_bytes, "image_file")
     height, width = upload.rgb.shape[:2]
     max_pixels = None if options.max_megapixels is None else options.max_megapixels * 1e6
-    image = shrink(upload, *capped_size(width, height, max_pixels))
+    image = shrink_upload(upload, *capped_size(width, height, max_pixels))
     background = None if background_bytes is None else decode_upload(background_bytes,
                                                                 "bg_image_file").rgb
     # The segmentation service gets what it is to segment: the shrunk picture, re-encoded.

@@ -9,19 +9,18 @@ are asked for in order of time.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from background_replacement.client.matting_client import MattingClient
-from background_replacement.client.media import Frame, VideoError, probe, read_frames
 
 from background_replacement.background import Background, file_named, parse_background
 from background_replacement.compositing import cover
 from background_replacement.images import IMAGE_SUFFIXES
+from background_replacement.video.media import Frame, VideoError, probe, read_frames
 
 BACKGROUND_ENDS = ("loop", "freeze", "trim")
 
@@ -50,31 +49,6 @@ class Timeless:
     def behind(self, time: Fraction, image_rgb: np.ndarray,
                alpha: np.ndarray) -> np.ndarray | None:
         return self.background.behind(image_rgb, alpha)
-
-
-class ServiceBackgrounds(Mapping[str, np.ndarray]):
-    """The matting service's named backgrounds as the grammar's library: the names are listed
-    once, and a background is fetched, drawn at width×height by the service, when it is used."""
-
-    def __init__(self, client: MattingClient, width: int, height: int) -> None:
-        self.client, self.width, self.height = client, width, height
-        self._names: list[str] | None = None
-
-    def _listed(self) -> list[str]:
-        if self._names is None:
-            self._names = self.client.background_names()
-        return self._names
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        if name not in self._listed():
-            raise KeyError(name)
-        return self.client.background(name, self.width, self.height)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._listed())
-
-    def __len__(self) -> int:
-        return len(self._listed())
 
 
 class VideoBackdrop:
@@ -130,16 +104,13 @@ class VideoBackdrop:
         return self._covered
 
 
-def open_backdrop(spec: str, width: int, height: int, *, client: MattingClient | None = None,
-                  library: Mapping[str, np.ndarray] | None = None, end: str = "loop",
+def open_backdrop(spec: str, width: int, height: int, *, library: Mapping[str, np.ndarray],
+                  end: str = "loop",
                   foreground_rate: Fraction | None = None) -> Backdrop:
     """The backdrop that ``spec`` names: the path of a video, or anything the core's background
-    grammar reads (names from ``library``, else the service's that ``client`` reaches);
-    ``VideoError`` when it names nothing usable."""
-    if library is None:
-        if client is None:
-            raise ValueError("give a client or a library of named backgrounds")
-        library = ServiceBackgrounds(client, width, height)
+    grammar reads (names from ``library``: the core's, or the service's that
+    ``client.service_matting.ServiceBackgrounds`` lists); ``VideoError`` when it names nothing
+    usable."""
     try:
         path = file_named(spec)
         if path is not None and path.suffix.lower() not in IMAGE_SUFFIXES:
