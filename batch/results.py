@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 MANIFEST_NAME = "manifest.jsonl"
-# ".<stem>.<8 hex>.partial<suffix>": the form of client.media.VideoWriter's temporary files too.
+# ".<stem>.<8 hex>.partial<suffix>": the form of video.media.VideoWriter's temporary files too.
 PARTIAL = re.compile(r"^\..+\.[0-9a-f]{8}\.partial(\.[^.]+)?$")
 CHUNK = 1 << 20
 
