@@ -314,8 +314,7 @@ def main(argv: list[str] | None = None) -> int:
                 result = replace_background(
                     clip, Path(folder) / "inline.mp4", background=str(background),
                     max_frames=args.max_frames, progress=False, on_frame=recorded,
-                    matting=matter, solve_pixels=solve_pixels,
-                    in_flight=4 if matter is service else len(os.sched_getaffinity(0)))
+                    matting=matter, solve_pixels=solve_pixels)  # in flight: as the matting says
                 runs[name] = (result, recorded)
     finally:
         matting.stop()

@@ -17,6 +17,8 @@ from background_replacement.service_common.protocol import API_KEY_HEADER, MATTI
 from PIL import Image
 
 DEFAULT_SERVER = f"http://127.0.0.1:{MATTING_PORT}"
+# Requests at once when the service does not say how many it works on (its /healthz).
+FALLBACK_IN_FLIGHT = 2
 API_KEY_VARIABLE = "REMOVE_BACKGROUND_API_KEY"  # where the commands find a key by default
 SERVER_VARIABLE = "REMOVE_BACKGROUND_SERVER"  # where they find the service by default
 

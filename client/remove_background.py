@@ -18,6 +18,7 @@ from pathlib import Path
 
 from background_replacement.client.local_service import LocalService
 from background_replacement.client.matting_client import (
+    FALLBACK_IN_FLIGHT,
     MattingClient,
     MattingError,
     add_api_key_argument,
@@ -55,7 +56,6 @@ from background_replacement.params import (
 from background_replacement.people import PeopleChoice, parse_points
 from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
 
-DEFAULT_JOBS = 2  # requests at once when the service does not say how many it takes
 PACKAGE = "background-replacement"
 EXIT_STATUSES = """exit status:
   0    every photo was written (or skipped with --skip-existing); --watch stopped cleanly
@@ -167,8 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="leave photos whose result file already exists")
     folders.add_argument("-j", "--jobs", type=_positive, metavar="N",
                          help="photos worked on at once (default: as many as the service "
-                              f"works on at once, from its /healthz; {DEFAULT_JOBS} if it does "
-                              "not say; with --local, one a core)")
+                              "works on at once, from its /healthz; "
+                              f"{FALLBACK_IN_FLIGHT} if it does not say; with --local, one a "
+                              "core)")
     folders.add_argument("-w", "--watch", action="store_true",
                          help="after the photos already in INPUT (a folder), keep watching it "
                               "and process each new photo once it is completely written; "
@@ -373,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             client.load()  # once, before any photo
         if folder:
             return _run_folder(args, client, matting,
-                               args.jobs or client.max_in_flight() or DEFAULT_JOBS)
+                               args.jobs or client.max_in_flight() or FALLBACK_IN_FLIGHT)
         runner = Runner(client, matting, jobs=1, total=1, bar=False,
                         report=lambda line: print(line, file=sys.stderr))
         runner.submit(job)

@@ -10,7 +10,11 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from background_replacement.client.matting_client import MattingClient, MattingError
+from background_replacement.client.matting_client import (
+    FALLBACK_IN_FLIGHT,
+    MattingClient,
+    MattingError,
+)
 
 from background_replacement.params import TrimapParams
 from background_replacement.video.frame_matting import Matted, from_cutout
@@ -55,6 +59,9 @@ class ServiceMatting:
 
     def backgrounds(self, width: int, height: int) -> Mapping[str, np.ndarray]:
         return ServiceBackgrounds(self.client, width, height)
+
+    def max_in_flight(self) -> int:
+        return self.client.max_in_flight() or FALLBACK_IN_FLIGHT
 
 
 class ServiceBackgrounds(Mapping[str, np.ndarray]):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 import threading
 from collections.abc import Callable
@@ -42,7 +41,6 @@ from tqdm.auto import tqdm
 
 from background_replacement.video.backdrops import BACKGROUND_ENDS
 from background_replacement.video.engine import (
-    DEFAULT_IN_FLIGHT,
     DEFAULT_STABILITY,
     FrameResult,
     VideoOptions,
@@ -125,8 +123,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="process this many seconds")
     parser.add_argument("--max-frames", type=int, help="process at most this many frames")
     parser.add_argument("--in-flight", type=int,
-                        help=f"frames matted at once (default: {DEFAULT_IN_FLIGHT} at the "
-                             "service, one a core with --local)")
+                        help="frames matted at once (default: as many as the service works on "
+                             "at once, from its /healthz; one a core with --local)")
     parser.add_argument("--local", action="store_true",
                         help="matte in this process with the core (SEGMENTER, MATTER, … as for "
                              "the services), without any service")
@@ -155,12 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         matting = LocalMatting.load() if args.local else None
         client = MattingClient(args.server, api_key=args.api_key)
-        in_flight = args.in_flight or (len(os.sched_getaffinity(0)) if args.local
-                                       else DEFAULT_IN_FLIGHT)
         options = VideoOptions(
             background=args.background, background_end=args.background_end,
             stability=DEFAULT_STABILITY if args.temporal_stability else None,
-            in_flight=in_flight, start=args.start, duration=args.duration,
+            in_flight=args.in_flight, start=args.start, duration=args.duration,
             max_frames=args.max_frames, solve_pixels=args.solve_pixels,
             effects=effects_given(args))
         result = replace_background(args.foreground, args.output, options, client=client,

@@ -38,6 +38,9 @@ class Recording:
     def backgrounds(self, width: int, height: int):
         return self.local.backgrounds(width, height)
 
+    def max_in_flight(self) -> int:
+        return self.local.max_in_flight()
+
 
 @pytest.fixture(scope="module")
 def local() -> Recording:

@@ -55,7 +55,6 @@ from background_replacement.video.media import (
 from background_replacement.video.sink import FrameSink
 from background_replacement.video.temporal import AlphaStabilizer, TemporalStability
 
-DEFAULT_IN_FLIGHT = 4  # the matting service works on 4 requests at once by default
 DEFAULT_STABILITY = TemporalStability()
 
 
@@ -64,14 +63,15 @@ class VideoOptions:
     """How a video is made. ``background`` as for the command (``None``: green, or transparent
     for .webm and .mov); ``background_end``: what a shorter background video does (loop, freeze,
     trim); ``stability=None`` turns temporal stability off; ``start``, ``duration`` (seconds)
-    and ``max_frames`` choose a part; ``in_flight`` frames are matted at once, each on at most
+    and ``max_frames`` choose a part; ``in_flight`` frames are matted at once (None: as many as
+    the matting takes, ``FrameMatting.max_in_flight``), each on at most
     about ``solve_pixels`` pixels (0: at full size) with ``params``; ``effects`` as
     ``/matte``'s, held steady from frame to frame (``VideoEffects``)."""
 
     background: str | None = None
     background_end: str = "loop"
     stability: TemporalStability | None = DEFAULT_STABILITY
-    in_flight: int = DEFAULT_IN_FLIGHT
+    in_flight: int | None = None
     start: float | str | Fraction | None = None
     duration: float | str | Fraction | None = None
     max_frames: int | None = None
@@ -82,7 +82,7 @@ class VideoOptions:
     def __post_init__(self) -> None:
         if self.background_end not in BACKGROUND_ENDS:
             raise ValueError(f"background_end must be one of {', '.join(BACKGROUND_ENDS)}")
-        if self.in_flight < 1:
+        if self.in_flight is not None and self.in_flight < 1:
             raise ValueError("in_flight must be at least 1")
         if self.solve_pixels < 0:
             raise ValueError("solve_pixels must be 0 or more")
@@ -201,7 +201,7 @@ class FrameEngine(StageTimer):
     def run(self, frames: Iterable[Frame]) -> None:
         """Matte ``frames`` and finish them in order, until they or the backdrop end."""
         decoded = iter(frames)
-        in_flight = self.options.in_flight
+        in_flight = self.options.in_flight or self.matting.max_in_flight()
         pool = ThreadPoolExecutor(in_flight, thread_name_prefix="matte")
         try:
             pending: deque[tuple[Frame, Future[tuple[Matted, dict[str, float]]]]] = deque()

@@ -14,6 +14,7 @@ neither the services nor the connection handle pixels the solve would throw away
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +57,10 @@ class FrameMatting(Protocol):
         """The named backgrounds (RGB uint8 H×W×3 by name), for a width×height video."""
         ...
 
+    def max_in_flight(self) -> int:
+        """How many frames are best matted at once."""
+        ...
+
 
 def from_cutout(rgba: np.ndarray, people: int | None) -> Matted:
     """An RGBA uint8 H×W×4 cutout → ``Matted``."""
@@ -83,6 +88,9 @@ class LocalMatting:
 
     def backgrounds(self, width: int, height: int) -> Mapping[str, np.ndarray]:
         return self.replacer.backgrounds
+
+    def max_in_flight(self) -> int:
+        return len(os.sched_getaffinity(0))  # one frame a core
 
 
 def matte_frame(matting: FrameMatting, image_rgb: np.ndarray, *,
