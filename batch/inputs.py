@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from background_replacement.files import find_images
 from background_replacement.images import IMAGE_SUFFIXES
 
 LIST_SUFFIXES = frozenset({".txt", ".lst", ".list"})
@@ -35,16 +36,8 @@ def is_photo(path: Path) -> bool:
 
 def folder_photos(folder: Path, skip: Path | None = None) -> list[Path]:
     """Every image under ``folder``, recursively, sorted, leaving out ``skip`` (the destination,
-    when it lies inside) and hidden files and folders."""
-    skip = skip.resolve() if skip is not None else None
-    found = []
-    for root, folders, files in os.walk(folder):
-        here = Path(root)
-        folders[:] = sorted(f for f in folders if not f.startswith(".")
-                            and (here / f).resolve() != skip)
-        found += [here / name for name in sorted(files)
-                  if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES]
-    return found
+    when it lies inside) and hidden files and folders: the core's folder walk."""
+    return [folder / relative for relative in find_images(folder, skip)]
 
 
 def listed_photos(list_file: Path) -> list[Path]:

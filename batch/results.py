@@ -12,15 +12,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-import secrets
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+# Atomic files are the core's (``files``); re-exported for the workers and the driver.
+from background_replacement.files import PARTIAL, partial_path, remove_partials
+from background_replacement.files import write_atomically as _write_atomically
+
+__all__ = ["MANIFEST_NAME", "PARTIAL", "Manifest", "Record", "partial_path", "remove_partials",
+           "sha256_of", "write_atomically"]
+
 MANIFEST_NAME = "manifest.jsonl"
-# ".<stem>.<8 hex>.partial<suffix>": the form of video.media.VideoWriter's temporary files too.
-PARTIAL = re.compile(r"^\..+\.[0-9a-f]{8}\.partial(\.[^.]+)?$")
 CHUNK = 1 << 20
 
 
@@ -33,11 +36,6 @@ class Record:
     sha256: str
 
 
-def partial_path(path: Path) -> Path:
-    """A fresh temporary name beside ``path`` that ``PARTIAL`` matches."""
-    return path.with_name(f".{path.stem}.{secrets.token_hex(4)}.partial{path.suffix}")
-
-
 def sha256_of(path: Path) -> str:
     """The hex SHA-256 of a file's bytes."""
     digest = hashlib.sha256()
@@ -48,31 +46,9 @@ def sha256_of(path: Path) -> str:
 
 
 def write_atomically(path: Path, data: bytes) -> str:
-    """Write ``data`` to ``path`` through a temporary file and a rename (fsynced first); returns
-    its SHA-256. The temporary file is removed if anything fails."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = partial_path(path)
-    try:
-        with partial.open("wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return hashlib.sha256(data).hexdigest()
-
-
-def remove_partials(folder: Path) -> int:
-    """Delete the temporary files that workers which died mid-write left under ``folder``;
-    returns how many. Call it when no worker of this job is running."""
-    removed = 0
-    for path in folder.rglob(".*.partial*"):
-        if path.is_file() and PARTIAL.match(path.name):
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
+    """Write ``data`` to ``path`` atomically, fsynced before the rename (a result must survive
+    the node); returns its SHA-256."""
+    return _write_atomically(path, data, sync=True)
 
 
 class Manifest:

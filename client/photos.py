@@ -17,6 +17,7 @@ from background_replacement.client.matting_client import MattingError
 from PIL import ImageColor
 
 from background_replacement.background import NAME, parse_colour
+from background_replacement.files import write_atomically
 from background_replacement.images import IMAGE_SUFFIXES
 
 _COLOUR_FUNCTION = re.compile(r"^(rgba?|hs[lvb])\(", re.IGNORECASE)
@@ -102,17 +103,6 @@ class Job:
     @property
     def label(self) -> str:
         return str(self.source) if self.source is not None else "stdin"
-
-
-def write_atomically(target: Path, content: bytes) -> None:
-    """Write ``content`` to ``target`` through a hidden partial file renamed at the end."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.part")
-    try:
-        partial.write_bytes(content)
-        partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def process(client: PhotoService, job: Job, matting: Matting) -> None:

@@ -38,7 +38,6 @@ from background_replacement.client.targets import (
     DEFAULT_FORMAT,
     EXTENSIONS,
     STDIO,
-    find_images,
     format_for,
     plan_targets,
     renamed,
@@ -46,6 +45,7 @@ from background_replacement.client.targets import (
 from background_replacement.client.watch import watch
 
 from background_replacement.background import DEFAULT_BACKGROUND
+from background_replacement.files import find_images
 from background_replacement.params import (
     EFFECT_PARAMETERS,
     TRIMAP_PARAMETERS,

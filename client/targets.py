@@ -1,5 +1,6 @@
 """Where each photo's result goes: the images of a folder tree, the output's format, and output
-names that never overwrite one another. Pure functions over paths; nothing here writes."""
+names that never overwrite one another. Pure functions over paths; nothing here writes. The
+folder walk is the core's (``background_replacement.files.find_images``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from background_replacement.images import IMAGE_SUFFIXES
 from background_replacement.images import SUFFIX_FORMATS as FORMATS
 
 STDIO = Path("-")  # the path that means stdin as the input, stdout as the output
@@ -26,28 +26,6 @@ def format_for(path: Path, override: str | None = None) -> str:
         raise ValueError(f"cannot tell the format from {path.name!r}; end it in .png, .jpg or "
                          ".webp, or give --format")
     return fmt
-
-
-def is_image(relative: Path) -> bool:
-    """Whether a path inside an input folder is a photo to process: an image suffix, and
-    neither it nor a folder on its way hidden (``.NAME``, as the partial files written here)."""
-    return (relative.suffix.lower() in IMAGE_SUFFIXES
-            and not any(part.startswith(".") for part in relative.parts))
-
-
-def find_images(folder: Path, skip: Path | None = None) -> list[Path]:
-    """The images under ``folder``, recursively, as paths relative to it, sorted; nothing
-    under ``skip`` (an output folder inside the input folder)."""
-    skip = skip.resolve() if skip is not None else None
-    found = []
-    for path in folder.rglob("*"):
-        relative = path.relative_to(folder)
-        if not is_image(relative) or not path.is_file():
-            continue
-        if skip is not None and path.resolve().is_relative_to(skip):
-            continue
-        found.append(relative)
-    return sorted(found)
 
 
 def plan_targets(sources: Iterable[Path], extension: str, *,

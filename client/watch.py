@@ -10,9 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from background_replacement.client.targets import is_image
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+
+from background_replacement.files import is_image
 
 SETTLE_SECONDS = 0.5  # a photo's size and time of change must hold still this long
 # A folder that has just landed is searched again for this long: what lands in it before the
