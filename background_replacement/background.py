@@ -28,6 +28,7 @@ BACKGROUNDS_DIR = LIBRARY
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # a named background's name
 _HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
 _LIBRARY_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+WORDS = ("transparent", "blur")  # the backgrounds written as a word of their own
 
 
 class Background(Protocol):
@@ -114,13 +115,31 @@ def parse_colour(text: str) -> tuple[int, int, int] | None:
     return ImageColor.getrgb(name)[:3] if name in ImageColor.colormap else None
 
 
+def written_as(spec: str) -> str:
+    """What a background ``spec`` is written as, by its form alone (nothing is looked up or
+    read): ``"word"`` (``transparent``, ``blur``), ``"colour"`` (``#…``, even malformed, or a
+    CSS colour name), ``"name"`` (a named background's form and no colour), ``"path"`` (it
+    holds ``/``, ``\\`` or ``.``; a name or a colour never does), else ``"other"``."""
+    text = spec.strip()
+    if text in WORDS:
+        return "word"
+    if text.startswith("#"):
+        return "colour"
+    if NAME.match(text) and parse_colour(text) is None:
+        return "name"
+    if parse_colour(text) is not None:
+        return "colour"
+    if "/" in text or "\\" in text or "." in text:
+        return "path"
+    return "other"
+
+
 def file_named(spec: str) -> Path | None:
-    """The file a background ``spec`` names when it is written as a path (it holds ``/``,
-    ``\\`` or ``.``; a name or a colour never does), else None. ``ValueError`` when there is no
-    such file."""
-    if not ("/" in spec or "\\" in spec or "." in spec):
+    """The file a background ``spec`` names when it is written as a path (``written_as``),
+    else None. ``ValueError`` when there is no such file."""
+    if written_as(spec) != "path":
         return None
-    path = Path(spec).expanduser()
+    path = Path(spec.strip()).expanduser()
     if not path.is_file():
         raise ValueError(f"background {spec!r}: no such file")
     return path
@@ -140,10 +159,8 @@ def parse_background(spec: str | None, library: Mapping[str, np.ndarray], *,
     are read only when ``files`` is true (never in a service). Raises ``ValueError`` with a
     message for the user when ``spec`` names nothing usable."""
     text = (spec or DEFAULT_BACKGROUND).strip()
-    if text == "transparent":
-        return Transparent()
-    if text == "blur":
-        return Blur()
+    if written_as(text) == "word":
+        return Transparent() if text == "transparent" else Blur()
     if NAME.match(text) and text in library:
         return Picture(library[text], text)
     colour = parse_colour(text)

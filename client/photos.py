@@ -16,25 +16,25 @@ from typing import Protocol
 from background_replacement.client.matting_client import MattingError
 from PIL import ImageColor
 
-from background_replacement.background import NAME, parse_colour
+from background_replacement.background import file_named, parse_colour, written_as
 from background_replacement.files import write_atomically
-from background_replacement.images import IMAGE_SUFFIXES
 
+# CSS colour functions, which the service does not read: sent as #rrggbb.
 _COLOUR_FUNCTION = re.compile(r"^(rgba?|hs[lvb])\(", re.IGNORECASE)
-_SERVICE_WORDS = ("transparent", "blur")
 
 
 def is_background_name(text: str) -> bool:
-    """Whether ``text`` names one of the service's backgrounds: a name, not a colour or a word."""
-    return bool(NAME.match(text)) and parse_colour(text) is None and text not in _SERVICE_WORDS
+    """Whether ``text`` names one of the service's backgrounds: a name, not a colour or a word
+    (the core's ``written_as``)."""
+    return written_as(text) == "name"
 
 
 def background_field(text: str) -> str | bytes:
-    """What to send as ``/matte``'s ``background`` for what a user wrote: a name, a CSS colour
-    name, ``#rgb``/``#rrggbb``, ``blur`` or ``transparent`` as text (the service reads them;
-    names come before files); ``rgb(…)``/``hsl(…)``, which the service does not read, as
-    ``#rrggbb``; the path of an existing file as its bytes. ``ValueError`` for a path that
-    names no file (``beach.jpg``, ``photos/sky``) or anything else."""
+    """What to send as ``/matte``'s ``background`` for what a user wrote, as the core's
+    grammar classifies it (``written_as``): a word, a colour or a name as text (the service
+    reads them); ``rgb(…)``/``hsl(…)``, which the service does not read, as ``#rrggbb``; the
+    path of an existing file as its bytes. ``ValueError`` for a path that names no file
+    (``beach.jpg``, ``photos/sky``) or anything else."""
     text = text.strip()
     if _COLOUR_FUNCTION.match(text):
         try:
@@ -42,20 +42,22 @@ def background_field(text: str) -> str | bytes:
         except ValueError:
             raise ValueError(f"--background {text!r} is not a colour") from None
         return f"#{red:02x}{green:02x}{blue:02x}"
-    if text.startswith("#"):
+    kind = written_as(text)
+    if kind == "colour":
         try:
             parse_colour(text)
         except ValueError:
             raise ValueError(f"--background {text!r} is not a colour; write #rrggbb or "
                              "#rgb") from None
+    if kind in ("word", "colour", "name"):
         return text
-    if text in _SERVICE_WORDS or NAME.match(text) or parse_colour(text) is not None:
-        return text
-    path = Path(text).expanduser()
-    if path.is_file():
-        return path.read_bytes()
-    if "/" in text or "\\" in text or path.suffix.lower() in IMAGE_SUFFIXES:
-        raise ValueError(f"--background {text!r}: no such file")
+    if kind == "path":
+        try:
+            path = file_named(text)
+        except ValueError:
+            raise ValueError(f"--background {text!r}: no such file") from None
+        if path is not None:
+            return path.read_bytes()
     raise ValueError(f"--background {text!r} is neither a file nor a name, a colour, blur or "
                      "transparent")
 

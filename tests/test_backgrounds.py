@@ -97,3 +97,13 @@ def test_the_shipped_backgrounds_load_green_first():
     assert next(iter(library)) == DEFAULT_BACKGROUND
     assert {"green", "sky", "studio", "white"} <= set(library)
     assert all(image.dtype == np.uint8 and image.shape[2] == 3 for image in library.values())
+
+
+def test_the_grammar_classifies_a_spec_by_its_form_alone():
+    from background_replacement.background import written_as
+
+    assert [written_as(spec) for spec in ("transparent", " blur ", "#24f", "#12", "navy",
+                                          "RebeccaPurple", "beach", "beach-2")] == \
+        ["word", "word", "colour", "colour", "colour", "colour", "name", "name"]
+    assert [written_as(spec) for spec in ("beach.jpg", "photos/sky", "a\\b", "Not A Colour!")] \
+        == ["path", "path", "path", "other"]
