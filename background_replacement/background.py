@@ -134,6 +134,11 @@ def written_as(spec: str) -> str:
     return "other"
 
 
+def is_transparent_spec(spec: str | bytes | None) -> bool:
+    """Whether ``spec`` (None: the default; bytes: a picture) writes no background at all."""
+    return isinstance(spec, str) and spec.strip() == "transparent"
+
+
 def file_named(spec: str) -> Path | None:
     """The file a background ``spec`` names when it is written as a path (``written_as``),
     else None. ``ValueError`` when there is no such file."""

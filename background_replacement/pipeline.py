@@ -16,7 +16,7 @@ from background_replacement.background import Background, Blur, Colour, Picture
 from background_replacement.compositing import composite, cutout, to_uint8
 from background_replacement.effects import NOTHING_APPLIED, Applied, apply_effects, plan
 from background_replacement.hints import Hint, merge_hint
-from background_replacement.images import Photo
+from background_replacement.images import ALPHA_FORMATS, Photo
 from background_replacement.matters import Matte, Matter
 from background_replacement.params import (
     DEFAULT_PARAMS,
@@ -211,9 +211,23 @@ def with_hint(trimap: np.ndarray, people: int, hint: Hint) -> tuple[np.ndarray, 
     return merged, people or people_in_trimap(merged)
 
 
+def has_alpha(output: str, transparent_background: bool) -> bool:
+    """Whether an ``output`` has an alpha channel: a cutout, or a composite over nothing."""
+    return output == "cutout" or (output == "composite" and transparent_background)
+
+
 def is_transparent(output: str, background: Background) -> bool:
-    """Whether the result has an alpha channel: a cutout, or a composite over nothing."""
-    return output == "cutout" or (output == "composite" and background.transparent)
+    """Whether the result has an alpha channel (``has_alpha``)."""
+    return has_alpha(output, background.transparent)
+
+
+def check_format(fmt: str, output: str, transparent_background: bool) -> None:
+    """The transparent rule, stated once: a result with an alpha channel (``has_alpha``) needs
+    a format that keeps one (``images.ALPHA_FORMATS``). ``ValueError`` with a message for the
+    user otherwise."""
+    if has_alpha(output, transparent_background) and fmt not in ALPHA_FORMATS:
+        raise ValueError(f"a transparent result needs format {' or '.join(ALPHA_FORMATS)}; "
+                         f"{fmt.upper()} has no alpha channel")
 
 
 def matte_people(matter: Matter, photo: Photo, trimap: np.ndarray, people: int,

@@ -35,8 +35,9 @@ from background_replacement.batch.pool import NoWorkersLeft, actor_count
 from background_replacement.batch.results import MANIFEST_NAME
 from background_replacement.batch.worker import JobOptions
 
+from background_replacement.background import is_transparent_spec
 from background_replacement.matters import MATTERS
-from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
+from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS, check_format
 from background_replacement.segmenters import SEGMENTERS
 from background_replacement.video.frame_matting import DEFAULT_SOLVE_PIXELS, SOLVE_PIXELS_HELP
 from background_replacement.video.media import OUTPUT_FORMATS, VideoError
@@ -83,7 +84,17 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--segment-seconds and --actors must be positive")
     if args.solve_pixels < 0:
         parser.error("--solve-pixels must be 0 or more")
+    if is_photos(args.input):
+        try:
+            check_format(args.format, args.output, is_transparent_spec(args.background))
+        except ValueError as exc:
+            parser.error(str(exc))
     return args
+
+
+def is_photos(path: Path) -> bool:
+    """Whether the job's input is photos (a folder, a list file or one image), not a video."""
+    return path.is_dir() or is_list_file(path) or is_photo(path)
 
 
 def job_options(args: argparse.Namespace, video: bool) -> JobOptions:
@@ -102,7 +113,7 @@ def run(args: argparse.Namespace) -> Outcome:
     """The job, on the Ray that ``ray.init`` connected to."""
     cpus = args.cpus_per_actor
     actors = args.actors or actor_count(cpus)
-    if args.input.is_dir() or is_list_file(args.input) or is_photo(args.input):
+    if is_photos(args.input):
         if args.input.is_dir():
             sources = folder_photos(args.input, skip=args.destination)
         else:

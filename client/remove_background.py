@@ -44,7 +44,7 @@ from background_replacement.client.targets import (
 )
 from background_replacement.client.watch import watch
 
-from background_replacement.background import DEFAULT_BACKGROUND
+from background_replacement.background import DEFAULT_BACKGROUND, is_transparent_spec
 from background_replacement.files import find_images
 from background_replacement.params import (
     EFFECT_PARAMETERS,
@@ -54,7 +54,7 @@ from background_replacement.params import (
     TrimapParams,
 )
 from background_replacement.people import PeopleChoice, parse_points
-from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
+from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS, check_format
 
 PACKAGE = "background-replacement"
 EXIT_STATUSES = """exit status:
@@ -365,10 +365,10 @@ def main(argv: list[str] | None = None) -> int:
             job, fmt = _single(args)
         if isinstance(background, str):
             _check_name(background, client)
-        if fmt == "jpeg" and (args.kind == "cutout" or (args.kind == "composite"
-                                                        and background == "transparent")):
-            raise UsageError("a transparent result needs png or webp; JPEG has no alpha "
-                             "channel")
+        try:
+            check_format(fmt, args.kind, is_transparent_spec(background))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         matting = Matting(background, args.kind, fmt, fields, _hint(args, folder))
         if isinstance(client, LocalService):
             client.load()  # once, before any photo

@@ -48,7 +48,7 @@ from background_replacement.matters import Matter, load_matter
 from background_replacement.pipeline import (
     NO_PERSON_CHOICES,
     OUTPUTS,
-    is_transparent,
+    check_format,
     warm_up,
 )
 from background_replacement.timing import StageTimer
@@ -108,9 +108,11 @@ def _parse_job() -> tuple[MatteJob, str]:
                                           current_app.extensions["backgrounds"])
         except ValueError as exc:
             raise ApiError(400, "bad_background", str(exc)) from None
-    if is_transparent(output, background) and fmt == "jpeg":
-        raise ApiError(400, "bad_parameter", "A transparent result needs format png or webp; "
-                       "JPEG has no alpha channel.")
+    try:
+        check_format(fmt, output, background.transparent)
+    except ValueError as exc:
+        message = str(exc)
+        raise ApiError(400, "bad_parameter", f"{message[0].upper()}{message[1:]}.") from None
     trimap = _uploaded_trimap(image.rgb.shape[:2])
     if trimap is not None and not choice.everyone:
         raise ApiError(400, "bad_parameter", "'people' and 'points' choose among the people "

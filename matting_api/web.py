@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app
 from flask.blueprints import BlueprintSetupState
 
 from background_replacement.compositing import cover
-from background_replacement.images import IMAGE_SUFFIXES
+from background_replacement.images import ALPHA_FORMATS, IMAGE_SUFFIXES
 
 THUMBNAIL_SIZE = (160, 90)  # width, height: the backgrounds are 16:9
 _PAGE_HEADERS = {
@@ -54,13 +54,15 @@ def _encode_thumbnails(state: BlueprintSetupState) -> None:
 
 @cache
 def page_html() -> str:
-    """``web/index.html`` with the input formats filled in where it marks them: their names,
-    and every file picker's ``accept`` (``image/*`` and the suffixes, for HEIC files that a
-    system does not call image/*)."""
+    """``web/index.html`` with the formats filled in where it marks them: the input formats'
+    names, every file picker's ``accept`` (``image/*`` and the suffixes, for HEIC files that a
+    system does not call image/*), and the output formats that keep an alpha channel (the
+    transparent rule's, ``images.ALPHA_FORMATS``)."""
     accept = ",".join(["image/*", *sorted(IMAGE_SUFFIXES)])
     html = (Path(__file__).parent / "web" / "index.html").read_text(encoding="utf-8")
     return html.replace("<!-- input formats -->", INPUT_FORMATS_TEXT) \
-        .replace('accept="image/*"', f'accept="{accept}"')
+        .replace('accept="image/*"', f'accept="{accept}"') \
+        .replace('data-alpha-formats=""', f'data-alpha-formats="{" ".join(ALPHA_FORMATS)}"')
 
 
 @bp.get("/")

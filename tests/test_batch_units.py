@@ -160,3 +160,17 @@ def test_a_video_in_one_segment_comes_out_as_client_video_makes_it(tmp_path):
         # at full size, as batch once did, 2.2 % of pixels were over 2 levels off).
         off = np.abs(ours.rgb.astype(np.int16) - theirs.rgb.astype(np.int16))
         assert off.max() <= 1, (off.max(), np.mean(off > 0))
+
+
+def test_a_transparent_result_in_jpeg_is_refused_before_anything_starts(tmp_path, capsys):
+    from background_replacement.batch.cli import parse_arguments
+
+    photos = tmp_path / "in"
+    photos.mkdir()
+    for asked in (["--background", "transparent"], ["--output", "cutout"]):
+        with pytest.raises(SystemExit) as stopped:
+            parse_arguments([str(photos), str(tmp_path / "out"), "--format", "jpeg", *asked])
+        assert stopped.value.code == 2
+        assert "JPEG has no alpha channel" in capsys.readouterr().err
+    for fine in (["--format", "webp", "--background", "transparent"], ["--format", "jpeg"]):
+        assert parse_arguments([str(photos), str(tmp_path / "out"), *fine]).input == photos

@@ -20,7 +20,8 @@
   const effects = $("effects");
   const effectRanges = [...effects.querySelectorAll('input[type="range"]')];
   const effectsApplied = $("effects-applied");
-  const jpegOption = format.querySelector('option[value="jpeg"]');
+  // The formats that keep an alpha channel, as the service states them (filled into the page).
+  const alphaFormats = format.dataset.alphaFormats.split(" ").filter(Boolean);
   const tools = $("tools");
   const toolHint = $("tool-hint");
   const brushSize = $("brush-size");
@@ -141,10 +142,14 @@
       (output.value === "composite" && backgroundChoice().kind === "transparent");
   }
 
-  // JPEG has no alpha channel; the background means nothing unless the output is a composite.
+  // A transparent result needs a format with alpha; the background means nothing unless the
+  // output is a composite.
   function syncChoices() {
-    jpegOption.disabled = needsAlpha();
-    if (jpegOption.disabled && format.value === "jpeg") format.value = "png";
+    const alpha = needsAlpha();
+    for (const option of format.options) {
+      option.disabled = alpha && !alphaFormats.includes(option.value);
+    }
+    if (format.selectedOptions[0].disabled) format.value = alphaFormats[0];
     backgroundChoices.disabled = output.value !== "composite";
     effects.disabled = output.value !== "composite";
   }
