@@ -122,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
                              "if missing; a photo into an existing folder becomes "
                              "FOLDER/NAME.png), or - to write stdout")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    _add_what_arguments(parser)
+    _add_people_arguments(parser)
+    add_effect_arguments(parser)
+    _add_run_arguments(parser)
+    return parser
+
+
+def _add_what_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to make: the background, the output's kind and format, nobody found."""
     what = parser.add_argument_group("what to make")
     what.add_argument("-b", "--background", default=DEFAULT_BACKGROUND,
                       help="a name from the service's backgrounds, a CSS colour (navy, #2040ff, "
@@ -138,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--if-no-person", choices=NO_PERSON_CHOICES, default=None,
                       help="when nobody is found: error (the photo fails), original (the photo "
                            "unchanged) or empty (the background alone) (default: error)")
+
+
+def _add_people_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which people, the hint, and the trimap's parameters."""
     people = parser.add_argument_group(
         "which people", "  the service's /people lists the people it finds, numbered from 0")
     people.add_argument("--people", metavar="WHO",
@@ -158,7 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
                             type=_number(name, bounds), metavar="N",
                             help=f"{bounds.low:g} to {bounds.high:g} "
                                  f"(default: {bounds.default:g})")
-    add_effect_arguments(parser)
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Folders (flat, skip, jobs, watch) and where the work is done (local or a server)."""
     folders = parser.add_argument_group("folders")
     folders.add_argument("--flat", action="store_true",
                          help="write every result straight into OUTPUT instead of mirroring "
@@ -182,7 +198,6 @@ def build_parser() -> argparse.ArgumentParser:
                             "and --api-key are not used")
     add_server_argument(where, "-s")
     add_api_key_argument(where)
-    return parser
 
 
 def add_effect_arguments(parser: argparse.ArgumentParser) -> None:
