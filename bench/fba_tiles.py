@@ -18,11 +18,10 @@ import numpy as np
 import torch
 
 from background_replacement.fba import build_fba, network_inputs
-from background_replacement.matters.base import region
-from background_replacement.matters.fba_matter import CONTEXT_MARGIN
-from background_replacement.scaling import scaled_size, shrink, solve_scale
+from background_replacement.matters.fba_matter import fba_solve_plan
+from background_replacement.scaling import scaled_size, shrink
 from background_replacement.settings import Settings
-from background_replacement.trimap import BACKGROUND, unknown_mask
+from background_replacement.trimap import unknown_mask
 from bench.pipeline import photo
 
 TILES = (32, 48, 64, 96, 128, 192)
@@ -36,8 +35,7 @@ def solve_inputs(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
 
     _, rgb = photo(width, height)
     trimap = segment_to_trimap(SelfieSegmenter(), rgb).trimap
-    box = region(trimap != BACKGROUND, CONTEXT_MARGIN)
-    scale = solve_scale(trimap[box].size, Settings.load().fba_max_pixels)
+    box, scale = fba_solve_plan(trimap, Settings.load().fba_max_pixels)
     size = scaled_size(trimap[box].shape, scale)
     return shrink(rgb[box], size), shrink(trimap[box], size, labels=True)
 

@@ -136,12 +136,11 @@ def fba_flops(trimap: np.ndarray) -> dict[str, float]:
     from torch.utils.flop_counter import FlopCounterMode
 
     from background_replacement.fba import build_fba, network_inputs
-    from background_replacement.matters.base import region
-    from background_replacement.matters.fba_matter import CONTEXT_MARGIN
-    from background_replacement.scaling import scaled_size, shrink, solve_scale
+    from background_replacement.matters.fba_matter import fba_solve_plan
+    from background_replacement.scaling import scaled_size, shrink
 
-    crop = trimap[region(trimap != 0, CONTEXT_MARGIN)]
-    scale = solve_scale(crop.size, Settings.load().fba_max_pixels)
+    box, scale = fba_solve_plan(trimap, Settings.load().fba_max_pixels)
+    crop = trimap[box]
     size = scaled_size(crop.shape, scale)
     image = shrink(np.zeros((*crop.shape, 3), np.uint8), size)
     crop = shrink(crop, size, labels=True)

@@ -184,3 +184,18 @@ def test_closed_form_on_thin_pictures_keeps_size_and_known_regions(shape):
     assert matte.alpha.shape == shape and matte.foreground.shape == (*shape, 3)
     assert np.all(matte.alpha[trimap == 0] == 0) and np.all(matte.alpha[trimap == 255] == 1)
     assert np.all((matte.alpha >= 0) & (matte.alpha <= 1))
+
+
+def test_fba_says_which_box_it_solves_and_at_what_scale():
+    from background_replacement.matters.fba_matter import CONTEXT_MARGIN, fba_solve_plan
+    from background_replacement.trimap import FOREGROUND, UNKNOWN
+
+    trimap = np.zeros((600, 800), np.uint8)
+    trimap[200:300, 300:400] = UNKNOWN
+    trimap[230:270, 330:370] = FOREGROUND
+    box, scale = fba_solve_plan(trimap, 0)
+    assert box == (slice(200 - CONTEXT_MARGIN, 300 + CONTEXT_MARGIN),
+                   slice(300 - CONTEXT_MARGIN, 400 + CONTEXT_MARGIN)) and scale == 1
+    assert fba_solve_plan(trimap, 100 * 100)[1] < 1
+    trimap[trimap == UNKNOWN] = FOREGROUND
+    assert fba_solve_plan(trimap, 0)[0] is None  # nothing unknown: the trimap is the matte

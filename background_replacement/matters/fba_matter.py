@@ -38,6 +38,26 @@ log = logging.getLogger(__name__)
 CONTEXT_MARGIN = 64
 
 
+Box = tuple[slice, slice]
+
+
+def fba_region(trimap: np.ndarray) -> Box | None:
+    """The box FBA mattes for ``trimap``: its unknown and foreground pixels plus
+    ``CONTEXT_MARGIN``; None when nothing is unknown there (the trimap is the matte)."""
+    box = region(trimap != BACKGROUND, CONTEXT_MARGIN)
+    if box is not None and not np.any(unknown_mask(trimap[box])):
+        return None
+    return box
+
+
+def fba_solve_plan(trimap: np.ndarray, max_pixels: int) -> tuple[Box | None, float]:
+    """What ``FBAMatter.matte`` solves for ``trimap``: its box (``fba_region``) and the scale
+    the network runs at there (``solve_scale``; 1: full size). For benches and tools that must
+    give the network what the service gives it."""
+    box = fba_region(trimap)
+    return box, solve_scale(trimap[box].size if box is not None else 0, max_pixels)
+
+
 def fba_precision(setting: str, device: torch.device) -> Precision:
     """FBA's precision for a ``PRECISION`` setting: ``auto`` runs the stages where reduced
     precision kept alpha within 1/255 of float32 (REDUCED_PRECISION_STAGES) in this device's
@@ -99,7 +119,4 @@ class FBAMatter:
         """Alpha and foreground colours; known background outside the box is never computed.
         ``free`` changes nothing: FBA's alpha is not refined after the network."""
         check_inputs(image_rgb, trimap)
-        box = region(trimap != BACKGROUND, CONTEXT_MARGIN)
-        if box is not None and not np.any(unknown_mask(trimap[box])):
-            box = None  # nothing unknown: the trimap is the matte
-        return matte_in_region(image_rgb, trimap, box, self._solve)
+        return matte_in_region(image_rgb, trimap, fba_region(trimap), self._solve)
