@@ -13,7 +13,7 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from background_replacement.files import is_image
+from background_replacement.files import find_images, is_image
 
 SETTLE_SECONDS = 0.5  # a photo's size and time of change must hold still this long
 # A folder that has just landed is searched again for this long: what lands in it before the
@@ -104,9 +104,8 @@ class Arrivals(FileSystemEventHandler):
         self._search(folder)
 
     def _search(self, folder: Path) -> None:
-        for path in folder.rglob("*"):
-            if path.is_file():
-                self._note(str(path), found=True)
+        for relative in find_images(folder):
+            self._note(str(folder / relative), found=True)
 
     def ready(self, now: float | None = None) -> list[Path]:
         """The photos that have finished landing, taken off the list; a vanished one is
