@@ -13,8 +13,7 @@ from pathlib import Path
 from background_replacement.images import IMAGE_SUFFIXES
 
 # ".<stem>.<8 hex>.partial<suffix>": hidden, so no folder walk takes it for an image, and
-# never the name of a result. (video.media.VideoWriter still names its own the same way; it
-# can ask ``partial_path``.)
+# never the name of a result; video.media.VideoWriter's too.
 PARTIAL = re.compile(r"^\..+\.[0-9a-f]{8}\.partial(\.[^.]+)?$")
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -25,6 +24,8 @@ from pathlib import Path
 import av
 import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
+
+from background_replacement.files import partial_path
 
 BT709 = 1  # AVCOL_SPC/PRI/TRC_BT709: the output's colour tags
 TV_RANGE = 1  # AVCOL_RANGE_MPEG
@@ -363,8 +364,7 @@ class VideoWriter:
         self.transparent = transparent
         self.rate = rate
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.temporary = self.path.with_name(
-            f".{self.path.stem}.{secrets.token_hex(4)}.partial{self.path.suffix}")
+        self.temporary = partial_path(self.path)
         try:
             self._container = av.open(str(self.temporary), "w", format=self.format.container,
                                       options=self.format.container_options)
