@@ -138,7 +138,7 @@ class BackgroundReplacer:
         ``height``, ``segmenter``, ``people`` (each ``index``, which ``people=`` takes, its
         ``box`` x0, y0, x1, y1, ``score`` and ``area``) and ``index_mask``, a PNG data URL (0
         nobody, 1 + index where a person is). Only ``params.score_threshold`` matters here."""
-        _, found = find_people(self.segmenter, load_photo(image).rgb, params.validate())
+        found = find_people(self.segmenter, load_photo(image).rgb, params.validate())
         return people_json(found, self.segmenter.name)
 
 

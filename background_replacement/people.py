@@ -130,27 +130,37 @@ class Person:
     area: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class People:
-    """The people of one photo (``shape``: its height and width), one score each; their masks
-    are computed by ``split`` when first needed (keeping everyone needs none of them)."""
+    """The people a segmenter found in one photo: ``probability``, float32 H×W in [0, 1] at the
+    photo's size (anyone's), and one ``score`` each. Their own masks are computed by ``split``
+    when first needed (``masks``): keeping everyone needs none of them."""
 
+    probability: np.ndarray = field(repr=False)
     scores: tuple[float, ...]
-    shape: tuple[int, int]
-    split: Callable[[], np.ndarray] = field(repr=False, compare=False)
+    split: Callable[[], np.ndarray] = field(repr=False)
 
     @classmethod
     def of(cls, masks: np.ndarray, scores: Sequence[float]) -> People:
-        """People from their masks, float32 N×H×W, and scores."""
-        return cls(tuple(scores), masks.shape[1:], lambda: masks)
+        """People from their masks, float32 N×H×W, and scores; the probability is the masks'
+        pixelwise maximum."""
+        probability = (masks.max(axis=0) if len(masks)
+                       else np.zeros(masks.shape[1:], np.float32))
+        return cls(probability, tuple(scores), lambda: masks)
 
     @classmethod
     def none(cls, height: int, width: int) -> People:
         return cls.of(np.zeros((0, height, width), np.float32), ())
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The photo's height and width."""
+        return self.probability.shape
+
     @functools.cached_property
     def masks(self) -> np.ndarray:
-        """float32 N×H×W: each person's probability, in [0, 1]."""
+        """float32 N×H×W: each person's own probability, in [0, 1] (their pixelwise maximum is
+        ``probability`` where anyone was found)."""
         return self.split()
 
     def __len__(self) -> int:

@@ -121,14 +121,13 @@ class SegmentationView:
 
 
 def find_people(segmenter: PersonSegmenter, image_rgb: np.ndarray,
-                params: TrimapParams = DEFAULT_PARAMS) -> tuple[np.ndarray, People]:
-    """Run the segmenter on an RGB uint8 H×W×3 image (through its ``SegmentationView``):
-    the person probability (float32 H×W) and the people, both at the image's size."""
+                params: TrimapParams = DEFAULT_PARAMS) -> People:
+    """Run the segmenter on an RGB uint8 H×W×3 image (through its ``SegmentationView``): the
+    people, their probability and masks at the image's size."""
     view = SegmentationView.of(image_rgb)
-    segmentation = segmenter.segment(view.pixels, score_threshold=params.score_threshold)
-    return (view.restore(segmentation.probability),
-            People(segmentation.scores, (view.height, view.width),
-                   lambda: view.restore_masks(segmentation.masks)))
+    seen = segmenter.segment(view.pixels, score_threshold=params.score_threshold)
+    return People(view.restore(seen.probability), seen.scores,
+                  lambda: view.restore_masks(seen.masks))
 
 
 def segment_to_trimap(segmenter: PersonSegmenter, image_rgb: np.ndarray,
@@ -140,23 +139,23 @@ def segment_to_trimap(segmenter: PersonSegmenter, image_rgb: np.ndarray,
     ``People.choose``) for a choice the photo cannot meet."""
     timer = timer or StageTimer()
     with timer.stage("segment"):
-        probability, found = find_people(segmenter, image_rgb, params)
+        found = find_people(segmenter, image_rgb, params)
     kept = found.choose(choice)
     with timer.stage("trimap"):
-        probability, trimap = trimap_of_people(found, kept, probability, params)
+        probability, trimap = trimap_of_people(found, kept, params)
     return TrimapResult(probability, trimap, found, kept)
 
 
-def trimap_of_people(found: People, kept: tuple[int, ...], probability: np.ndarray,
+def trimap_of_people(found: People, kept: tuple[int, ...],
                      params: TrimapParams = DEFAULT_PARAMS) -> tuple[np.ndarray, np.ndarray]:
     """The probability (float32 H×W) and trimap of the people ``kept`` among those ``found``.
 
-    With everyone kept, the segmenter's own ``probability``. Otherwise the kept people's masks
+    With everyone kept, the segmenter's own probability. Otherwise the kept people's masks
     make the trimap, and a person left out is background also where their mask reaches into a
     kept person's unknown band (where theirs is the likelier and at least ``bg_threshold``).
     """
     if len(kept) == len(found):
-        return probability, banded_trimap(probability, found.masks, params)
+        return found.probability, banded_trimap(found.probability, found.masks, params)
     kept_probability = (found.masks[list(kept)].max(axis=0) if kept
                         else np.zeros(found.shape, np.float32))
     trimap = banded_trimap(kept_probability, found.masks[list(kept)], params)

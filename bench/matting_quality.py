@@ -95,7 +95,7 @@ def project_in_process() -> tuple[Pipeline, PeopleFinder, str]:
         return alpha.astype(np.float32) / 255.0
 
     def people(_: bytes, rgb: np.ndarray) -> np.ndarray:
-        return find_people(replacer.segmenter, rgb)[1].index_mask()
+        return find_people(replacer.segmenter, rgb).index_mask()
 
     names = f"{replacer.segmenter.name} + {replacer.matter.name}, in process"
     return run, people, names

@@ -95,7 +95,7 @@ def people() -> Response:
     with timer.stage("decode"):
         image = decode_upload(data)
     with timer.stage("segment"):
-        _, found = find_people(_segmenter(), image.rgb, params)
+        found = find_people(_segmenter(), image.rgb, params)
     with timer.stage("encode"):
         response = jsonify(people_json(found, _segmenter().name))
     response.headers["X-People-Count"] = str(len(found))

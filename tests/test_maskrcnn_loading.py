@@ -51,10 +51,10 @@ def test_random_weights_load_strictly_and_segment(random_weights):
     assert kept.probability.shape == (70, 90) and kept.probability.dtype == np.float32
     assert kept.probability.min() >= 0.0 and kept.probability.max() <= 1.0
     none = segmenter.segment(image, score_threshold=1.01)
-    assert none.people == 0 and not none.probability.any()
-    assert kept.people >= none.people
-    assert kept.masks.shape == (kept.people, 70, 90) and len(kept.scores) == kept.people
-    if kept.people:  # each person's own mask; the probability is their maximum
+    assert len(none) == 0 and not none.probability.any()
+    assert len(kept) >= len(none)
+    assert kept.masks.shape == (len(kept), 70, 90) and len(kept.scores) == len(kept)
+    if len(kept):  # each person's own mask; the probability is their maximum
         assert np.array_equal(kept.masks.max(axis=0), kept.probability)
     assert none.masks.shape == (0, 70, 90)
 

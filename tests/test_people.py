@@ -93,8 +93,9 @@ def test_choosing_people(two):
 
 
 def test_everyone_kept_is_the_trimap_of_the_probability(two):
-    probability = two.masks.max(axis=0)
-    kept_probability, trimap = trimap_of_people(two, (0, 1), probability)
+    probability = two.probability
+    assert np.array_equal(probability, two.masks.max(axis=0))
+    kept_probability, trimap = trimap_of_people(two, (0, 1))
     assert kept_probability is probability
     assert np.array_equal(trimap, banded_trimap(probability, two.masks))
     small = scaled_band(DEFAULT_PARAMS, band_scale(two.masks[0]))
@@ -105,8 +106,7 @@ def test_everyone_kept_is_the_trimap_of_the_probability(two):
 def test_a_person_left_out_is_background_also_in_the_band_of_one_kept():
     shape = (100, 160)
     near = People.of(np.stack([disc(shape, 50, 50, 30), disc(shape, 105, 50, 30)]), (0.9, 0.9))
-    probability = near.masks.max(axis=0)
-    _, alone = trimap_of_people(near, (0,), probability)
+    _, alone = trimap_of_people(near, (0,))
     kept_only = banded_trimap(near.masks[0], near.masks[:1])
     theirs = (near.masks[1] > near.masks[0]) & (near.masks[1] >= DEFAULT_PARAMS.bg_threshold)
     band = (kept_only == UNKNOWN) & theirs

@@ -102,7 +102,7 @@ def _portraits(size: tuple[int, int]) -> list[np.ndarray]:
 def test_two_portraits_touching_are_two_people_each_on_their_side(segmenter):
     photo = np.concatenate(_portraits((300, 400)), axis=1)  # no gap between them
     found = segmenter.segment(photo, score_threshold=DEFAULT_PARAMS.score_threshold)
-    assert found.people == 2
+    assert len(found) == 2
     sides = sorted(np.mean(np.nonzero(mask >= 0.5)[1] < 300) for mask in found.masks)
     assert sides[0] < 0.1 and sides[1] > 0.8, sides
 
@@ -116,7 +116,7 @@ def test_a_standing_person_far_from_the_camera_is_found(segmenter):
     photo = np.full((720, 1280, 3), 110, np.uint8)
     photo[400:677, 900:1084] = person  # 277 px of 720: too small for the detector alone
     found = segmenter.segment(photo, score_threshold=DEFAULT_PARAMS.score_threshold)
-    assert found.people >= 1
+    assert len(found) >= 1
     inside = found.probability[400:677, 900:1084] >= 0.5
     assert inside.mean() > 0.15 and (found.probability >= 0.5)[:, :850].mean() < 0.01
 

@@ -7,17 +7,13 @@ from typing import TYPE_CHECKING
 
 from background_replacement.backends import SEGMENTER_BACKENDS
 from background_replacement.registry import Registry
-from background_replacement.segmenters.base import (
-    PersonSegmentation,
-    PersonSegmenter,
-    SegmenterUnavailable,
-)
+from background_replacement.segmenters.base import PersonSegmenter, SegmenterUnavailable
 
 if TYPE_CHECKING:
     from background_replacement.settings import Settings
 
-__all__ = ["SEGMENTERS", "SEGMENTER_NAMES", "PersonSegmentation", "PersonSegmenter",
-           "SegmenterUnavailable", "load_segmenter"]
+__all__ = ["SEGMENTERS", "SEGMENTER_NAMES", "PersonSegmenter", "SegmenterUnavailable",
+           "load_segmenter"]
 
 def _maskrcnn_missing(settings: Settings) -> str | None:
     """Why Mask R-CNN cannot load, known without importing PyTorch (see ``Registry``)."""

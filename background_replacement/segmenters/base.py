@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, Self
 
 import numpy as np
 
 if TYPE_CHECKING:
+    from background_replacement.people import People
     from background_replacement.settings import Settings
-
-
-@dataclass(frozen=True)
-class PersonSegmentation:
-    """``probability``: float32 H×W in [0, 1], at the input's size; ``scores``: one per person
-    found; ``split`` computes, only when asked (``masks``), each person's own probability."""
-
-    probability: np.ndarray
-    scores: tuple[float, ...]
-    split: Callable[[], np.ndarray] = field(repr=False, compare=False)
-
-    @property
-    def people(self) -> int:
-        """How many people were found."""
-        return len(self.scores)
-
-    @functools.cached_property
-    def masks(self) -> np.ndarray:
-        """float32 people×H×W, each person's own probability (their pixelwise maximum is
-        ``probability`` where anyone was found)."""
-        return self.split()
 
 
 class PersonSegmenter(Protocol):
@@ -45,8 +22,9 @@ class PersonSegmenter(Protocol):
         ``SegmenterUnavailable`` when it cannot load."""
         ...
 
-    def segment(self, image_rgb: np.ndarray, *, score_threshold: float) -> PersonSegmentation:
-        """Person probability of every pixel of an RGB uint8 H×W×3 image."""
+    def segment(self, image_rgb: np.ndarray, *, score_threshold: float) -> People:
+        """The people of an RGB uint8 H×W×3 image (those scored at least ``score_threshold``)
+        and the person probability of each pixel, at the image's size."""
         ...
 
 

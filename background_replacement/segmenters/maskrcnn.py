@@ -16,8 +16,9 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 
 from background_replacement.device import select_device
 from background_replacement.models import MASKRCNN_COCO, candidate_paths
+from background_replacement.people import People
 from background_replacement.segmenters import SEGMENTERS
-from background_replacement.segmenters.base import PersonSegmentation, SegmenterUnavailable
+from background_replacement.segmenters.base import SegmenterUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class MaskRCNNSegmenter:
                                                  images.image_sizes, [tuple(size)])
         return detections[0]["masks"][:, 0], scores[0][keep]
 
-    def segment(self, image_rgb: np.ndarray, *, score_threshold: float) -> PersonSegmentation:
+    def segment(self, image_rgb: np.ndarray, *, score_threshold: float) -> People:
         """The pixelwise maximum of the masks of the people with score ≥ threshold; each
         person's own mask comes to the CPU only when asked for."""
         height, width = image_rgb.shape[:2]
@@ -160,8 +161,7 @@ class MaskRCNNSegmenter:
             masks, scores = self._people(tensor.float().div_(255.0), score_threshold)
             scores = tuple(float(score) for score in scores.cpu())
             if not scores:
-                return PersonSegmentation(np.zeros((height, width), np.float32), (),
-                                          lambda: np.zeros((0, height, width), np.float32))
+                return People.none(height, width)
             probability = masks.amax(dim=0).float().cpu().numpy()
-        return PersonSegmentation(np.ascontiguousarray(probability), scores,
-                                  lambda: np.ascontiguousarray(masks.float().cpu().numpy()))
+        return People(np.ascontiguousarray(probability), scores,
+                      lambda: np.ascontiguousarray(masks.float().cpu().numpy()))

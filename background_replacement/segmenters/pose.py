@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from background_replacement.people import MASK_THRESHOLD, mask_height
+from background_replacement.people import MASK_THRESHOLD, People, mask_height
 from background_replacement.segmenters import SEGMENTERS
-from background_replacement.segmenters.base import PersonSegmentation
 from background_replacement.segmenters.pose_graphs import Box, Detection, PoseGraphs
 from background_replacement.segmenters.selfie import SelfieSegmenter, nearest_region
 
@@ -247,7 +246,7 @@ class PoseSegmenter:
         tallest = max((body.height for body in bodies), default=0)
         return [body for body in bodies if body.height >= SUBJECT_SHARE * tallest]
 
-    def segment(self, image_rgb: np.ndarray, *, score_threshold: float) -> PersonSegmentation:
+    def segment(self, image_rgb: np.ndarray, *, score_threshold: float) -> People:
         """Person probability (float32 H×W) and one mask per person found; the selfie model's
         answer alone when the detector finds nobody. The selfie model runs only where someone
         found covers enough of the photo to take its share."""
@@ -257,4 +256,4 @@ class PoseSegmenter:
         selfie = (self._selfie.segment(image_rgb, score_threshold=score_threshold).probability
                   if any(selfie_share(contrasted(body)) for body in bodies) else None)
         probability, split = fuse(bodies, selfie)
-        return PersonSegmentation(probability, tuple(b.score for b in bodies), lambda: split)
+        return People(probability, tuple(b.score for b in bodies), lambda: split)

@@ -7,9 +7,9 @@ import threading
 import cv2
 import numpy as np
 
-from background_replacement.people import MASK_THRESHOLD
+from background_replacement.people import MASK_THRESHOLD, People
 from background_replacement.segmenters import SEGMENTERS
-from background_replacement.segmenters.base import PersonSegmentation, SegmenterUnavailable
+from background_replacement.segmenters.base import SegmenterUnavailable
 
 # A region counts as a person when it covers at least this share of the picture.
 MIN_PERSON_AREA = 0.002
@@ -100,7 +100,7 @@ class SelfieSegmenter:
             mask = graph.process(image_rgb).segmentation_mask
         return np.asarray(mask, np.float32)
 
-    def segment(self, image_rgb: np.ndarray, *, score_threshold: float) -> PersonSegmentation:
+    def segment(self, image_rgb: np.ndarray, *, score_threshold: float) -> People:
         """Person probability (float32 H×W) and its person-sized regions, one mask each."""
         mirror = np.ascontiguousarray(image_rgb[:, ::-1])
         maps = []
@@ -109,5 +109,5 @@ class SelfieSegmenter:
             maps.append(self._probability(graph, lock, mirror)[:, ::-1])
         probability = mean_probability(maps)
         regions, scores = person_regions(probability, score_threshold)
-        return PersonSegmentation(probability, tuple(scores),
-                                  lambda: split_regions(probability, regions, len(scores)))
+        return People(probability, tuple(scores),
+                      lambda: split_regions(probability, regions, len(scores)))
