@@ -124,12 +124,12 @@ class BackgroundReplacer:
         choice = PeopleChoice.of(people, points)
         chosen = self.background(background)
         photo = load_photo(image)
-        found = segment_to_trimap(self.segmenter, photo.rgb, params, choice=choice)
-        trimap, kept = found.trimap, found.people
+        segmented = segment_to_trimap(self.segmenter, photo.rgb, params, choice=choice)
+        trimap, people_count = segmented.trimap, segmented.people_count
         hinted = None if hint is None else Hint.load(hint)
         if hinted is not None:
-            trimap, kept = with_hint(trimap, kept, hinted)
-        return matte_and_render(self.matter, photo, trimap, kept, background=chosen,
+            trimap, people_count = with_hint(trimap, people_count, hinted)
+        return matte_and_render(self.matter, photo, trimap, people_count, background=chosen,
                                 output=output, if_no_person=if_no_person, hint=hinted,
                                 effects=effects).pixels
 

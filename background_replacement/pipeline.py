@@ -58,7 +58,7 @@ class TrimapResult:
     kept: tuple[int, ...]
 
     @property
-    def people(self) -> int:
+    def people_count(self) -> int:
         """How many people the trimap holds (those kept)."""
         return len(self.kept)
 
@@ -203,11 +203,11 @@ def people_in_trimap(trimap: np.ndarray) -> int:
     return int(np.any(trimap == FOREGROUND))
 
 
-def with_hint(trimap: np.ndarray, people: int, hint: Hint) -> tuple[np.ndarray, int]:
+def with_hint(trimap: np.ndarray, people_count: int, hint: Hint) -> tuple[np.ndarray, int]:
     """The trimap with ``hint`` merged in, and the people count (one the hint's "keep" strokes
     made, where none was found before)."""
     merged = merge_hint(trimap, hint)
-    return merged, people or people_in_trimap(merged)
+    return merged, people_count or people_in_trimap(merged)
 
 
 def has_alpha(output: str, transparent_background: bool) -> bool:
@@ -229,11 +229,12 @@ def check_format(fmt: str, output: str, transparent_background: bool) -> None:
                          f"{fmt.upper()} has no alpha channel")
 
 
-def matte_people(matter: Matter, photo: Photo, trimap: np.ndarray, people: int,
+def matte_people(matter: Matter, photo: Photo, trimap: np.ndarray, people_count: int,
                  free: np.ndarray | None = None) -> Matte:
     """The photo's matte: the matter's (``free``: see ``Matter.matte``), or all background when
-    nobody was found. What the photo's own alpha made transparent stays transparent."""
-    if people == 0:
+    nobody was found (``people_count`` 0). What the photo's own alpha made transparent stays
+    transparent."""
+    if people_count == 0:
         matte = Matte(np.zeros(trimap.shape, np.float32), photo.rgb.astype(np.float32) / 255.0)
     else:
         matte = matter.matte(photo.rgb, trimap, free)
@@ -274,7 +275,7 @@ def unchanged(photo: Photo) -> np.ndarray:
     return photo.rgb if photo.alpha is None else np.dstack([photo.rgb, to_uint8(photo.alpha)])
 
 
-def matte_and_render(matter: Matter, photo: Photo, trimap: np.ndarray, people: int, *,
+def matte_and_render(matter: Matter, photo: Photo, trimap: np.ndarray, people_count: int, *,
                      background: Background, output: str = "composite",
                      if_no_person: str = "error", timer: StageTimer | None = None,
                      hint: Hint | None = None, effects: Effects = NO_EFFECTS) -> Rendered:
@@ -283,14 +284,14 @@ def matte_and_render(matter: Matter, photo: Photo, trimap: np.ndarray, people: i
     back unchanged, ``empty`` the background alone. ``hint``: the one merged into ``trimap``,
     whose edge strokes the matter leaves unrefined; ``effects``: see ``render``."""
     timer = timer or StageTimer()
-    if people == 0 and if_no_person == "error":
+    if people_count == 0 and if_no_person == "error":
         raise NoPersonFound("No person was found in the image. Send if_no_person=original to "
                             "get the photo back unchanged, or if_no_person=empty to get the "
                             "background alone.")
-    if people == 0 and if_no_person == "original":
+    if people_count == 0 and if_no_person == "original":
         return Rendered(unchanged(photo), unchanged=True)
     with timer.stage("matting"):
-        matte = matte_people(matter, photo, trimap, people,
+        matte = matte_people(matter, photo, trimap, people_count,
                              None if hint is None else hint.edges)
     with timer.stage("compositing"):
         return render(output, photo, matte, trimap, background, effects)

@@ -55,29 +55,30 @@ def _trimap(job: MatteJob, segmentation: SegmentationClient, timer: StageTimer,
         return job.trimap, people_in_trimap(job.trimap)
     with timer.stage("segmentation"):
         remote = segmentation.trimap(job.image_bytes, job.params, job.choice)
-    info["X-People-Found"] = str(remote.found)
+    info["X-People-Found"] = str(remote.found_count)
     info["X-Segmenter"] = remote.segmenter
     timer.add_remote(remote.server_timing, "seg-")
     if remote.trimap.shape != job.image.rgb.shape[:2]:
         raise ApiError(502, "segmentation_bad_answer",
                        f"The segmentation service answered a {remote.trimap.shape} trimap for "
                        f"a {job.image.rgb.shape[:2]} image.")
-    return remote.trimap, remote.people
+    return remote.trimap, remote.people_count
 
 
 def run_matting(job: MatteJob, matter: Matter, segmentation: SegmentationClient,
                 timer: StageTimer) -> MatteResult:
     """Trimap, matte and the requested output for one validated request."""
     info = {"X-Matter": matter.name}
-    trimap, people = _trimap(job, segmentation, timer, info)
-    if job.hint is not None:
-        trimap, people = with_hint(trimap, people, job.hint)  # sizes checked with the request
+    trimap, people_count = _trimap(job, segmentation, timer, info)
+    if job.hint is not None:  # sizes checked with the request
+        trimap, people_count = with_hint(trimap, people_count, job.hint)
         info["X-Hint"] = "merged"
-    info["X-People-Count"] = str(people)
+    info["X-People-Count"] = str(people_count)
     try:
-        rendered = matte_and_render(matter, job.image, trimap, people, background=job.background,
-                                    output=job.output, if_no_person=job.if_no_person,
-                                    timer=timer, hint=job.hint, effects=job.effects)
+        rendered = matte_and_render(matter, job.image, trimap, people_count,
+                                    background=job.background, output=job.output,
+                                    if_no_person=job.if_no_person, timer=timer, hint=job.hint,
+                                    effects=job.effects)
     except NoPersonFound as exc:
         raise ApiError(422, "no_person", str(exc)) from None
     if rendered.unchanged:

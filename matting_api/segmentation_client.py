@@ -18,14 +18,14 @@ from background_replacement.people import EVERYONE, PeopleChoice
 
 @dataclass(frozen=True)
 class RemoteTrimap:
-    """A trimap (uint8 H×W, 0/128/255) of the ``people`` kept, and what the segmentation
-    service said about it (``found``: everyone it found)."""
+    """A trimap (uint8 H×W, 0/128/255) of the people kept (``people_count``), and what the
+    segmentation service said about it (``found_count``: everyone it found)."""
 
     trimap: np.ndarray
-    people: int
+    people_count: int
     segmenter: str
     server_timing: str
-    found: int
+    found_count: int
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,11 @@ class SegmentationClient:
             raise ApiError(502, "segmentation_bad_answer",
                            "The segmentation service answered something that is not a PNG "
                            "trimap.") from None
-        people = int(response.headers.get("X-People-Count", "0"))
-        return RemoteTrimap(trimap, people,
+        people_count = int(response.headers.get("X-People-Count", "0"))
+        return RemoteTrimap(trimap, people_count,
                             response.headers.get("X-Segmenter", "unknown"),
                             response.headers.get("Server-Timing", ""),
-                            int(response.headers.get("X-People-Found", people)))
+                            int(response.headers.get("X-People-Found", people_count)))
 
     def people(self, image_bytes: bytes, params: TrimapParams) -> RemotePeople:
         """The people found in the upload, one by one (``POST /people``'s JSON)."""

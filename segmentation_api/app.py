@@ -50,7 +50,7 @@ def _run(timer: StageTimer) -> TrimapResult:
         raise ApiError(400, "bad_parameter", f"{exc}.") from None
     except NoSuchPerson as exc:  # well-formed, but not a person of this photo
         raise ApiError(422, "no_such_person", f"{exc}.") from None
-    if result.people == 0 and not allow_empty:
+    if result.people_count == 0 and not allow_empty:
         raise ApiError(422, "no_person", "No person was found in the image "
                        f"(segmenter '{_segmenter().name}', score_threshold "
                        f"{params.score_threshold:g}). Send allow_empty=true to get an "
@@ -62,7 +62,7 @@ def _png_response(pixels: np.ndarray, result: TrimapResult, timer: StageTimer) -
     with timer.stage("encode"):
         body = encode_image(pixels, "png")
     response = Response(body, mimetype="image/png")
-    response.headers["X-People-Count"] = str(result.people)  # in the answer: those kept
+    response.headers["X-People-Count"] = str(result.people_count)  # in the answer: those kept
     response.headers["X-People-Found"] = str(len(result.found))
     response.headers["X-Segmenter"] = _segmenter().name
     response.headers["Server-Timing"] = timer.header()

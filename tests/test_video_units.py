@@ -68,19 +68,19 @@ def test_stability_calms_a_still_picture_and_follows_motion_at_once(thanks_rgb):
         alpha = base.copy()
         alpha[band] = np.clip(alpha[band] + rng.normal(0, 0.15, band.sum()), 0, 1)
         raw.append(alpha)
-        smoothed.append(stabilizer(thanks_rgb, alpha, people=1).copy())
+        smoothed.append(stabilizer(thanks_rgb, alpha, people_count=1).copy())
     assert flicker(smoothed, band) < 0.5 * flicker(raw, band)
 
     # The picture moves: where it changed, alpha is the service's own, not a blend with history.
     moved_rgb = np.roll(thanks_rgb, 40, axis=1)
     moved_alpha = np.roll(base, 40, axis=1)
-    result = stabilizer(moved_rgb, moved_alpha, people=1)
+    result = stabilizer(moved_rgb, moved_alpha, people_count=1)
     changed = np.abs(moved_rgb.astype(int) - thanks_rgb).max(axis=2) > 40
     assert changed.mean() > 0.05
     assert np.array_equal(result[changed], moved_alpha[changed])
 
     # Nobody found: the matte is exactly empty, whatever came before.
-    empty = stabilizer(moved_rgb, np.zeros_like(base), people=0)
+    empty = stabilizer(moved_rgb, np.zeros_like(base), people_count=0)
     assert not empty.any()
 
 

@@ -72,16 +72,16 @@ class AlphaStabilizer:
         self._alpha: np.ndarray | None = None
 
     def __call__(self, image_rgb: np.ndarray, alpha: np.ndarray,
-                 people: int | None = None) -> np.ndarray:
+                 people_count: int | None = None) -> np.ndarray:
         """The stabilised alpha (float32 H×W) for the next frame and the service's alpha.
 
-        ``people`` is the number of people the service found (``None``: not known); 0 resets
+        ``people_count``: how many people the service found (``None``: not known); 0 resets
         the history, so a frame with nobody in it is exactly the background.
         """
         gray = smoothed_gray(image_rgb, self.settings.sigma)
         previous_gray, previous_alpha = self._gray, self._alpha
         self._gray = gray
-        if (people == 0 or previous_alpha is None or previous_gray is None
+        if (people_count == 0 or previous_alpha is None or previous_gray is None
                 or previous_alpha.shape != alpha.shape or self.settings.strength == 0):
             self._alpha = alpha.astype(np.float32)
             return self._alpha
