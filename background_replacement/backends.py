@@ -1,6 +1,7 @@
 """The backends by name: the class that implements each segmenter and matter, in the order
 ``auto`` tries them. Data only, so the settings can check a name without importing a backend
-or its registry."""
+or its registry. Each class declares its key as its ``name`` (tests/test_backends.py checks
+the two agree)."""
 
 SEGMENTER_BACKENDS = {
     "maskrcnn": "background_replacement.segmenters.maskrcnn:MaskRCNNSegmenter",

@@ -1,7 +1,8 @@
 """Backends of one kind (segmenters, matters) chosen by name from one list.
 
-Each backend is a class with a ``from_settings(settings)`` class method; it is imported only
-when chosen, so listing the names costs no PyTorch import.
+Each backend is a class with a ``from_settings(settings)`` class method and a ``name``, the
+key it is listed under; it is imported only when chosen, so listing the names costs no PyTorch
+import.
 """
 
 from __future__ import annotations
@@ -40,13 +41,6 @@ class Registry:
     def choices(self) -> tuple[str, ...]:
         """What a setting may say: ``auto`` or a backend name."""
         return (AUTO, *self.names)
-
-    def name_of(self, module: str) -> str:
-        """The registered name of the backend defined in ``module`` (its classes ask this)."""
-        for name, target in self._backends.items():
-            if target.partition(":")[0] == module:
-                return name
-        raise LookupError(f"no {self.kind} is registered in {module}")
 
     def backend_class(self, name: str) -> Any:
         """The class registered as ``name`` (imported now)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from background_replacement.matters import MATTERS
 from background_replacement.matters.base import (
     Matte,
     check_inputs,
@@ -42,7 +41,7 @@ class ClosedFormMatter:
     (``confine_transition``), which removes the haze the solve leaves far from the edge.
     """
 
-    name = MATTERS.name_of(__name__)
+    name = "closed-form"  # its key in background_replacement.backends
 
     def __init__(self, max_unknown: int = DEFAULT_MAX_UNKNOWN, *, confine: bool = True) -> None:
         self.max_unknown = max_unknown

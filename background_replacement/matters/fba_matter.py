@@ -19,7 +19,6 @@ from background_replacement.fba import (
     load_fba,
     predict_fba,
 )
-from background_replacement.matters import MATTERS
 from background_replacement.matters.base import (
     Matte,
     MatterUnavailable,
@@ -85,7 +84,7 @@ class FBAMatter:
     bounds the time of large photos, at some cost in the finest hair.
     """
 
-    name = MATTERS.name_of(__name__)
+    name = "fba"  # its key in background_replacement.backends
 
     def __init__(self, model: FBANet, precision: Precision = FLOAT32, max_pixels: int = 0):
         self.precision = precision

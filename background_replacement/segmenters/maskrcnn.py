@@ -17,7 +17,6 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 from background_replacement.device import select_device
 from background_replacement.models import MASKRCNN_COCO, candidate_paths
 from background_replacement.people import People
-from background_replacement.segmenters import SEGMENTERS
 from background_replacement.segmenters.base import SegmenterUnavailable
 
 log = logging.getLogger(__name__)
@@ -104,7 +103,7 @@ def fold_frozen_batch_norm(model: MaskRCNN) -> MaskRCNN:
 class MaskRCNNSegmenter:
     """People from Mask R-CNN: the per-pixel maximum of every kept person's mask probability."""
 
-    name = SEGMENTERS.name_of(__name__)
+    name = "maskrcnn"  # its key in background_replacement.backends
 
     def __init__(self, model: MaskRCNN, device: torch.device):
         model = fold_frozen_batch_norm(model)

@@ -15,7 +15,6 @@ import cv2
 import numpy as np
 
 from background_replacement.people import MASK_THRESHOLD, People, mask_height
-from background_replacement.segmenters import SEGMENTERS
 from background_replacement.segmenters.pose_graphs import Box, Detection, PoseGraphs
 from background_replacement.segmenters.selfie import SelfieSegmenter, nearest_region
 
@@ -210,7 +209,7 @@ class PoseSegmenter:
     blended with the selfie segmentation for people who fill the frame. No per-request state;
     each MediaPipe graph is used under its lock."""
 
-    name = SEGMENTERS.name_of(__name__)
+    name = "pose"  # its key in background_replacement.backends
 
     def __init__(self, tile_fractions: tuple[float, ...] = TILE_FRACTIONS) -> None:
         self._graphs = PoseGraphs()

@@ -8,7 +8,6 @@ import cv2
 import numpy as np
 
 from background_replacement.people import MASK_THRESHOLD, People
-from background_replacement.segmenters import SEGMENTERS
 from background_replacement.segmenters.base import SegmenterUnavailable
 
 # A region counts as a person when it covers at least this share of the picture.
@@ -79,7 +78,7 @@ class SelfieSegmenter:
     few milliseconds more (bench/matting_quality.py has the whole chain's figures).
     """
 
-    name = SEGMENTERS.name_of(__name__)
+    name = "selfie"  # its key in background_replacement.backends
 
     def __init__(self, model_selections: tuple[int, ...] = (0, 1)):
         try:
