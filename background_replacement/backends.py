@@ -1,5 +1,6 @@
 """The backends by name: the class that implements each segmenter and matter, in the order
-``auto`` tries them. Data only, so the settings can check a name without importing a backend
+``auto`` tries them, and the defaults of their sizes, which both the settings and the backends'
+constructors take. Data only, so the settings can check a name without importing a backend
 or its registry. Each class declares its key as its ``name`` (tests/test_backends.py checks
 the two agree)."""
 
@@ -13,3 +14,17 @@ MATTER_BACKENDS = {
     "closed-form": "background_replacement.matters.closed_form:ClosedFormMatter",
 }
 AUTO = "auto"  # the first backend that loads
+
+# Mask R-CNN: the shorter and longer side the detector sees (its masks are 28×28, so a larger
+# input mostly costs time; README, "Settings", has the figures), and the region proposals its
+# box head scores (torchvision's default is 1000).
+MASKRCNN_MIN_SIZE = 320
+MASKRCNN_MAX_SIZE = 576
+MASKRCNN_PROPOSALS = 300
+# FBA: above this many pixels in the box around the people it runs smaller (0: never).
+FBA_MAX_PIXELS = 250_000
+# Closed-form: the solve's cost grows with its unknown pixels; above this many it runs at
+# reduced size. With the narrower default band, 40 000 keeps a 720p photo's solve as fast as
+# 60 000 did with the old band; on portraits-tune it costs 0.0002 mean IoU and 0.0035
+# boundary F.
+CLOSED_FORM_MAX_UNKNOWN = 40_000

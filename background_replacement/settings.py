@@ -13,7 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from background_replacement.backends import AUTO, MATTER_BACKENDS, SEGMENTER_BACKENDS
+from background_replacement.backends import (
+    AUTO,
+    CLOSED_FORM_MAX_UNKNOWN,
+    FBA_MAX_PIXELS,
+    MASKRCNN_MAX_SIZE,
+    MASKRCNN_MIN_SIZE,
+    MASKRCNN_PROPOSALS,
+    MATTER_BACKENDS,
+    SEGMENTER_BACKENDS,
+)
 from background_replacement.background import BACKGROUNDS_DIR
 
 Loaded = TypeVar("Loaded")
@@ -30,11 +39,11 @@ class Settings:
     device: str = "auto"  # auto | cpu | cuda
     precision: str = "auto"  # auto | float32 | bfloat16 | float16 (FBA under autocast)
     threads: int = 0  # CPU threads for torch, OpenCV, BLAS and numba; 0: every core available
-    maskrcnn_min_size: int = 320  # shorter side the detector sees (its masks are 28×28)
-    maskrcnn_max_size: int = 576
-    maskrcnn_proposals: int = 300  # region proposals the box head scores (torchvision: 1000)
-    closed_form_max_unknown: int = 40_000  # above this, closed-form alpha is solved smaller
-    fba_max_pixels: int = 250_000  # above this, FBA runs smaller (0: always at full size)
+    maskrcnn_min_size: int = MASKRCNN_MIN_SIZE  # shorter side the detector sees
+    maskrcnn_max_size: int = MASKRCNN_MAX_SIZE
+    maskrcnn_proposals: int = MASKRCNN_PROPOSALS  # region proposals the box head scores
+    closed_form_max_unknown: int = CLOSED_FORM_MAX_UNKNOWN  # above: alpha is solved smaller
+    fba_max_pixels: int = FBA_MAX_PIXELS  # above this, FBA runs smaller (0: always full size)
     backgrounds_dir: str = str(BACKGROUNDS_DIR)  # the named backgrounds; default: shipped ones
 
     @classmethod

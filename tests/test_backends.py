@@ -22,3 +22,26 @@ def test_each_listed_class_declares_its_key_as_its_name(registry, name):
 def test_the_registries_list_the_tables():
     assert SEGMENTERS.names == tuple(SEGMENTER_BACKENDS)
     assert MATTERS.names == tuple(MATTER_BACKENDS)
+
+
+def test_constructors_default_to_the_settings_defaults():
+    """A backend built without the settings (a bench, a notebook) sizes itself as the services
+    do: each default is stated once, in backends.py."""
+    import inspect
+
+    from background_replacement.matters.closed_form import ClosedFormMatter
+    from background_replacement.matters.fba_matter import FBAMatter
+    from background_replacement.segmenters.maskrcnn import build_maskrcnn, load_maskrcnn
+    from background_replacement.settings import Settings
+
+    def default(function, parameter):
+        return inspect.signature(function).parameters[parameter].default
+
+    settings = Settings()
+    assert default(ClosedFormMatter, "max_unknown") == settings.closed_form_max_unknown
+    assert default(FBAMatter, "max_pixels") == settings.fba_max_pixels
+    for function in (build_maskrcnn, load_maskrcnn):
+        assert (default(function, "min_size"), default(function, "max_size"),
+                default(function, "proposals")) == (settings.maskrcnn_min_size,
+                                                     settings.maskrcnn_max_size,
+                                                     settings.maskrcnn_proposals)

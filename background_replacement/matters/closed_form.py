@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from background_replacement.backends import CLOSED_FORM_MAX_UNKNOWN
 from background_replacement.matters.base import (
     Matte,
     check_inputs,
@@ -23,10 +24,6 @@ CONTEXT_MARGIN = 16
 # (bench/matting_quality.py): larger values smooth alpha across faint colour differences, which
 # suits portraits' soft backgrounds; 1e-7 → 3e-5 raised boundary F by about 0.02.
 EPSILON = 3e-5
-# The solve's cost grows with its unknown pixels; above this many it runs at reduced size. With
-# the narrower default band, 40 000 keeps a 720p photo's solve as fast as 60 000 did with the
-# old band; on portraits-tune it costs 0.0002 mean IoU and 0.0035 boundary F.
-DEFAULT_MAX_UNKNOWN = 40_000
 
 
 class ClosedFormMatter:
@@ -43,7 +40,8 @@ class ClosedFormMatter:
 
     name = "closed-form"  # its key in background_replacement.backends
 
-    def __init__(self, max_unknown: int = DEFAULT_MAX_UNKNOWN, *, confine: bool = True) -> None:
+    def __init__(self, max_unknown: int = CLOSED_FORM_MAX_UNKNOWN, *,
+                 confine: bool = True) -> None:
         self.max_unknown = max_unknown
         self.confine = confine
 

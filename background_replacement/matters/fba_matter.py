@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from background_replacement.backends import FBA_MAX_PIXELS
 from background_replacement.device import select_autocast, select_device
 from background_replacement.fba import (
     FLOAT32,
@@ -86,7 +87,8 @@ class FBAMatter:
 
     name = "fba"  # its key in background_replacement.backends
 
-    def __init__(self, model: FBANet, precision: Precision = FLOAT32, max_pixels: int = 0):
+    def __init__(self, model: FBANet, precision: Precision = FLOAT32,
+                 max_pixels: int = FBA_MAX_PIXELS):
         self.precision = precision
         self.max_pixels = max_pixels
         if precision.dtype is not None and next(model.parameters()).device.type == "cpu":

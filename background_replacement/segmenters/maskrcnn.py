@@ -14,6 +14,11 @@ from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
 from torchvision.models.detection.roi_heads import maskrcnn_inference
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from background_replacement.backends import (
+    MASKRCNN_MAX_SIZE,
+    MASKRCNN_MIN_SIZE,
+    MASKRCNN_PROPOSALS,
+)
 from background_replacement.device import select_device
 from background_replacement.models import MASKRCNN_COCO, candidate_paths
 from background_replacement.people import People
@@ -26,14 +31,14 @@ PERSON_LABEL = COCO_CATEGORIES.index("person")
 NUM_CLASSES = len(COCO_CATEGORIES)  # 91, background and the "N/A" gaps included
 
 
-def build_maskrcnn(*, min_size: int = 800, max_size: int = 1333,
-                   proposals: int = 1000) -> MaskRCNN:
+def build_maskrcnn(*, min_size: int = MASKRCNN_MIN_SIZE, max_size: int = MASKRCNN_MAX_SIZE,
+                   proposals: int = MASKRCNN_PROPOSALS) -> MaskRCNN:
     """Mask R-CNN v1 exactly as torchvision builds it for its COCO weights, randomly initialised.
 
     ResNet-50 with ``FrozenBatchNorm2d``, FPN on layers 2–4 (three trainable layers, as for a
     trained model), 91 classes. ``min_size``/``max_size`` set the size the detector sees;
     ``proposals`` how many region proposals the box head scores at inference (the defaults are
-    torchvision's).
+    the settings'; torchvision's are 800, 1333 and 1000).
     """
     backbone = resnet50(weights=None, norm_layer=FrozenBatchNorm2d)
     backbone = _resnet_fpn_extractor(backbone, 3)
@@ -53,8 +58,9 @@ def find_weights(configured: str = "") -> Path:
         f"Download them with: {MASKRCNN_COCO.fetch_command}")
 
 
-def load_maskrcnn(path: Path, *, min_size: int = 800, max_size: int = 1333,
-                  proposals: int = 1000) -> MaskRCNN:
+def load_maskrcnn(path: Path, *, min_size: int = MASKRCNN_MIN_SIZE,
+                  max_size: int = MASKRCNN_MAX_SIZE,
+                  proposals: int = MASKRCNN_PROPOSALS) -> MaskRCNN:
     """Build Mask R-CNN, load ``path`` strictly on the CPU, set eps as torchvision does, eval."""
     with torch.device("meta"):  # no random initialisation: every tensor comes from the file
         model = build_maskrcnn(min_size=min_size, max_size=max_size, proposals=proposals)
