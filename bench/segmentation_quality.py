@@ -15,7 +15,7 @@ import time
 import numpy as np
 from background_replacement.service_common.images import decode_image
 
-from background_replacement.segmenters import SEGMENTER_NAMES, SegmenterUnavailable, load_segmenter
+from background_replacement.segmenters import SEGMENTERS, SegmenterUnavailable, load_segmenter
 from background_replacement.settings import Settings
 from background_replacement.trimap import BACKGROUND, make_trimap
 from bench.data import iou, portraits
@@ -46,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
-    results = {name: r for name in SEGMENTER_NAMES if (r := evaluate(name)) is not None}
+    results = {name: r for name in SEGMENTERS.names if (r := evaluate(name)) is not None}
     if args.json:
         print(json.dumps(results, indent=2))
         return

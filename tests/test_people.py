@@ -14,7 +14,7 @@ from background_replacement.pipeline import (
     trimap_for,
     trimap_of_people,
 )
-from background_replacement.segmenters.selfie import split_people
+from background_replacement.segmenters.selfie import person_regions, split_regions
 from background_replacement.trimap import BACKGROUND, FOREGROUND, UNKNOWN
 
 
@@ -122,11 +122,13 @@ def test_selfie_people_split_the_map_without_overlap():
     shape = (80, 200)
     probability = np.maximum(disc(shape, 40, 40, 20), disc(shape, 150, 40, 25))
     probability[5:8, 100:103] = 0.7  # a speck: too small to be a person, given to the nearest
-    masks, scores = split_people(probability, 0.6)
+    regions, scores = person_regions(probability, 0.6)  # as SelfieSegmenter.segment splits
+    masks = split_regions(probability, regions, len(scores))
     assert masks.shape == (2, *shape) and len(scores) == 2 and min(scores) >= 0.6
     assert np.array_equal(masks.max(axis=0), probability)
     assert not np.any((masks[0] > 0) & (masks[1] > 0))
-    assert split_people(probability, 1.01)[0].shape == (0, *shape)
+    regions, scores = person_regions(probability, 1.01)
+    assert split_regions(probability, regions, len(scores)).shape == (0, *shape)
 
 
 def test_hints_replace_the_trimap_where_opaque():

@@ -12,7 +12,7 @@ from background_replacement.registry import Registry
 if TYPE_CHECKING:
     from background_replacement.settings import Settings
 
-__all__ = ["MATTERS", "MATTER_NAMES", "Matte", "Matter", "MatterUnavailable", "load_matter"]
+__all__ = ["MATTERS", "Matte", "Matter", "MatterUnavailable", "load_matter"]
 
 def _fba_missing(settings: Settings) -> str | None:
     """Why FBA cannot load, known without importing PyTorch (see ``Registry``)."""
@@ -24,7 +24,6 @@ def _fba_missing(settings: Settings) -> str | None:
 
 # The one list of matting backends, in the order MATTER=auto tries them.
 MATTERS = Registry("matter", MATTER_BACKENDS, MatterUnavailable, prechecks={"fba": _fba_missing})
-MATTER_NAMES = MATTERS.names
 
 
 def load_matter(settings: Settings) -> Matter:

@@ -12,7 +12,7 @@ from background_replacement.segmenters.base import PersonSegmenter, SegmenterUna
 if TYPE_CHECKING:
     from background_replacement.settings import Settings
 
-__all__ = ["SEGMENTERS", "SEGMENTER_NAMES", "PersonSegmenter", "SegmenterUnavailable",
+__all__ = ["SEGMENTERS", "PersonSegmenter", "SegmenterUnavailable",
            "load_segmenter"]
 
 def _maskrcnn_missing(settings: Settings) -> str | None:
@@ -26,7 +26,6 @@ def _maskrcnn_missing(settings: Settings) -> str | None:
 # The one list of segmenter backends, in the order SEGMENTER=auto tries them.
 SEGMENTERS = Registry("segmenter", SEGMENTER_BACKENDS, SegmenterUnavailable,
                       prechecks={"maskrcnn": _maskrcnn_missing})
-SEGMENTER_NAMES = SEGMENTERS.names
 
 
 def load_segmenter(settings: Settings) -> PersonSegmenter:

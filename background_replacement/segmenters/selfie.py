@@ -55,13 +55,6 @@ def split_regions(probability: np.ndarray, regions: np.ndarray, count: int) -> n
                      for index in range(count)]).astype(np.float32)
 
 
-def split_people(probability: np.ndarray,
-                 score_threshold: float) -> tuple[np.ndarray, tuple[float, ...]]:
-    """``person_regions`` and ``split_regions`` together: each person's map and score."""
-    regions, scores = person_regions(probability, score_threshold)
-    return split_regions(probability, regions, len(scores)), tuple(scores)
-
-
 def mean_probability(maps: list[np.ndarray]) -> np.ndarray:
     """The pixelwise mean of several probability maps of one image, clipped to [0, 1]."""
     return np.clip(np.mean(maps, axis=0, dtype=np.float32), 0.0, 1.0)
