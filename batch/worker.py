@@ -11,7 +11,7 @@ from typing import Any
 
 from background_replacement.batch.results import partial_path, write_atomically
 from background_replacement.batch.video import Segment, matte_segment
-from background_replacement.service_common.images import encode_image
+from background_replacement.service_common.uploads import encode_image
 
 from background_replacement import BackgroundReplacer
 from background_replacement.device import configure_threads

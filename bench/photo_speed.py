@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 import requests
-from background_replacement.service_common.images import encode_image
+from background_replacement.service_common.uploads import encode_image
 from PIL import Image
 
 from background_replacement.compositing import cover

@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 import requests
 import torch
-from background_replacement.service_common.images import decode_image, encode_image
 from background_replacement.service_common.settings import ServiceSettings
+from background_replacement.service_common.uploads import decode_image, encode_image
 from PIL import Image
 
 from background_replacement.compositing import cover

@@ -13,7 +13,7 @@ import json
 import time
 
 import numpy as np
-from background_replacement.service_common.images import decode_image
+from background_replacement.service_common.uploads import decode_image
 
 from background_replacement.segmenters import SEGMENTERS, SegmenterUnavailable, load_segmenter
 from background_replacement.settings import Settings

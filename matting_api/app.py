@@ -8,13 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from background_replacement.matting_api.matting_job import MatteJob, run_matting
 from background_replacement.matting_api.openapi import openapi_document
-from background_replacement.matting_api.pipeline import MatteJob, run_matting
+from background_replacement.matting_api.page import bp as web_bp
 from background_replacement.matting_api.removebg.routes import bp as removebg_bp
 from background_replacement.matting_api.segmentation_client import SegmentationClient
-from background_replacement.matting_api.web import bp as web_bp
 from background_replacement.service_common.docs import bp as docs_bp
 from background_replacement.service_common.errors import ApiError
+from background_replacement.service_common.form_fields import (
+    effects,
+    form_number,
+    people_choice,
+    trimap_params,
+)
 from background_replacement.service_common.http import (
     add_common_routes,
     configure_app,
@@ -22,22 +28,16 @@ from background_replacement.service_common.http import (
     read_upload,
     takes_slot,
 )
-from background_replacement.service_common.images import (
+from background_replacement.service_common.memory import limit_malloc_arenas
+from background_replacement.service_common.pixel_budget import charge_pixels
+from background_replacement.service_common.settings import load_service_settings
+from background_replacement.service_common.uploads import (
     ENCODE_FORMATS,
     MAX_IMAGE_SIDE,
     check_encodable,
     encode_image,
     mimetype,
 )
-from background_replacement.service_common.memory import limit_malloc_arenas
-from background_replacement.service_common.params import (
-    effects,
-    form_number,
-    people_choice,
-    trimap_params,
-)
-from background_replacement.service_common.pixel_budget import charge_pixels
-from background_replacement.service_common.settings import load_service_settings
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from background_replacement.background import Picture, load_library, parse_background

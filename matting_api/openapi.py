@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from background_replacement.matting_api.removebg.openapi import removebg_paths
-from background_replacement.service_common.images import ENCODE_FORMATS, MAX_IMAGE_SIDE
 from background_replacement.service_common.openapi import (
     BINARY_FILE,
     HEALTH,
@@ -20,6 +19,7 @@ from background_replacement.service_common.openapi import (
     people_parameter_properties,
     trimap_parameter_properties,
 )
+from background_replacement.service_common.uploads import ENCODE_FORMATS, MAX_IMAGE_SIDE
 
 from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
 

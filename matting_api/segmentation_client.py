@@ -9,7 +9,7 @@ import numpy as np
 import requests
 from background_replacement.service_common.api_keys import HEADER
 from background_replacement.service_common.errors import ApiError
-from background_replacement.service_common.params import TrimapParams
+from background_replacement.service_common.form_fields import TrimapParams
 from PIL import Image
 from requests.adapters import HTTPAdapter
 

@@ -10,16 +10,20 @@ import numpy as np
 from background_replacement.segmentation_api.openapi import openapi_document
 from background_replacement.service_common.docs import bp as docs_bp
 from background_replacement.service_common.errors import ApiError
+from background_replacement.service_common.form_fields import (
+    form_flag,
+    people_choice,
+    trimap_params,
+)
 from background_replacement.service_common.http import (
     add_common_routes,
     configure_app,
     decode_upload,
     read_upload,
 )
-from background_replacement.service_common.images import encode_image
 from background_replacement.service_common.memory import limit_malloc_arenas
-from background_replacement.service_common.params import form_flag, people_choice, trimap_params
 from background_replacement.service_common.settings import load_service_settings
+from background_replacement.service_common.uploads import encode_image
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from background_replacement.device import configure_threads

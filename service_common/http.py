@@ -12,7 +12,6 @@ from background_replacement.service_common.errors import (
     error_response,
     register_error_handlers,
 )
-from background_replacement.service_common.images import DecodedImage, decode_image
 from background_replacement.service_common.memory import release_free_memory
 from background_replacement.service_common.pixel_budget import (
     PixelBudget,
@@ -20,6 +19,7 @@ from background_replacement.service_common.pixel_budget import (
     release_pixels,
 )
 from background_replacement.service_common.settings import ServiceSettings
+from background_replacement.service_common.uploads import DecodedImage, decode_image
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 

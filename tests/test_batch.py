@@ -97,7 +97,7 @@ def portraits() -> list[Path]:
 @pytest.fixture(scope="module")
 def one_process_results(portraits) -> dict[str, bytes]:
     """Each portrait through the core in this process, encoded as the batch encodes it."""
-    from background_replacement.service_common.images import encode_image
+    from background_replacement.service_common.uploads import encode_image
 
     from background_replacement import BackgroundReplacer
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import requests
 import torch
-from background_replacement.service_common.images import FORMAT_MAX_SIDE, MAX_IMAGE_SIDE
+from background_replacement.service_common.uploads import FORMAT_MAX_SIDE, MAX_IMAGE_SIDE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image

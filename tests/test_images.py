@@ -5,7 +5,7 @@ import io
 import numpy as np
 import pytest
 from background_replacement.service_common.errors import ApiError
-from background_replacement.service_common.images import decode_image, encode_image
+from background_replacement.service_common.uploads import decode_image, encode_image
 from PIL import Image
 
 from tests.hostile import png_claiming

@@ -6,7 +6,7 @@ import io
 
 import pytest
 import requests
-from background_replacement.service_common.images import INPUT_FORMATS, INPUT_FORMATS_TEXT
+from background_replacement.service_common.uploads import INPUT_FORMATS, INPUT_FORMATS_TEXT
 from PIL import Image
 
 # Formats Pillow reads but the services do not, as Pillow writes them (format, save options).

@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 import requests
-from background_replacement.service_common.images import MAX_IMAGE_SIDE
+from background_replacement.service_common.uploads import MAX_IMAGE_SIDE
 from PIL import Image
 
 from background_replacement.background import BACKGROUNDS_DIR

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from background_replacement.matting_api.pipeline import MatteJob, run_matting
+from background_replacement.matting_api.matting_job import MatteJob, run_matting
 from background_replacement.matting_api.removebg.geometry import (
     Box,
     GeometryError,
@@ -20,7 +20,7 @@ from background_replacement.matting_api.removebg.geometry import (
 from background_replacement.matting_api.removebg.options import RemoveBgOptions
 from background_replacement.matting_api.segmentation_client import SegmentationClient
 from background_replacement.service_common.errors import ApiError
-from background_replacement.service_common.images import (
+from background_replacement.service_common.uploads import (
     DecodedImage,
     check_encodable,
     encode_image,

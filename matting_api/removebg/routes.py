@@ -26,8 +26,8 @@ from background_replacement.matting_api.removebg.render import (
 )
 from background_replacement.service_common.errors import ApiError, register_error_body
 from background_replacement.service_common.http import decode_upload
-from background_replacement.service_common.images import encode_image
 from background_replacement.service_common.settings import ServiceSettings
+from background_replacement.service_common.uploads import encode_image
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from background_replacement.timing import StageTimer

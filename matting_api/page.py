@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from background_replacement.service_common.errors import ApiError
-from background_replacement.service_common.images import INPUT_FORMATS_TEXT, encode_image
+from background_replacement.service_common.uploads import INPUT_FORMATS_TEXT, encode_image
 from flask import Blueprint, Response, current_app
 from flask.blueprints import BlueprintSetupState
 

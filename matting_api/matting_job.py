@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from background_replacement.matting_api.segmentation_client import SegmentationClient
 from background_replacement.service_common.errors import ApiError
-from background_replacement.service_common.images import DecodedImage
+from background_replacement.service_common.uploads import DecodedImage
 
 from background_replacement.background import Background
 from background_replacement.hints import Hint
