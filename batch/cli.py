@@ -22,6 +22,7 @@ import time as clock
 from fractions import Fraction
 from pathlib import Path
 
+from background_replacement.background import is_transparent_spec
 from background_replacement.batch.driver import Outcome, run_photos, run_video
 from background_replacement.batch.inputs import (
     common_root,
@@ -34,8 +35,6 @@ from background_replacement.batch.inputs import (
 from background_replacement.batch.pool import NoWorkersLeft, actor_count
 from background_replacement.batch.results import MANIFEST_NAME
 from background_replacement.batch.worker import JobOptions
-
-from background_replacement.background import is_transparent_spec
 from background_replacement.matters import MATTERS
 from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS, check_format
 from background_replacement.segmenters import SEGMENTERS

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from tqdm import tqdm
+
 from background_replacement.batch.inputs import PhotoInput
 from background_replacement.batch.pool import ActorPool, Task
 from background_replacement.batch.results import Manifest, Record, remove_partials, sha256_of
@@ -20,8 +22,6 @@ from background_replacement.batch.video import (
     warm_up_frames,
 )
 from background_replacement.batch.worker import JobOptions, SegmentDone
-from tqdm import tqdm
-
 from background_replacement.video.media import OUTPUT_FORMATS, probe
 
 

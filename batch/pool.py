@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import ray
-from background_replacement.batch.worker import JobOptions, Worker
 from ray.exceptions import RayActorError, RayTaskError
+
+from background_replacement.batch.worker import JobOptions, Worker
 
 IN_FLIGHT_PER_ACTOR = 2  # photos: one running, one queued behind it, never waiting on the driver
 

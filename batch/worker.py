@@ -9,13 +9,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from background_replacement import BackgroundReplacer
 from background_replacement.batch.results import partial_path, write_atomically
 from background_replacement.batch.video import Segment, matte_segment
-from background_replacement.service_common.uploads import encode_image
-
-from background_replacement import BackgroundReplacer
 from background_replacement.device import configure_threads
 from background_replacement.pipeline import NO_PERSON_CHOICES
+from background_replacement.service_common.uploads import encode_image
 from background_replacement.video.frame_matting import DEFAULT_SOLVE_PIXELS
 from background_replacement.video.media import VideoInfo
 from background_replacement.video.temporal import TemporalStability

@@ -30,6 +30,7 @@ EMPTY_TASKS = 2000
 def measure(address: str, folder: Path) -> dict[str, float]:
     """Inside the namespace: photos/s of a warm pool over every photo of ``folder``."""
     import ray
+
     from background_replacement.batch.pool import ActorPool, Task, actor_count
     from background_replacement.batch.worker import JobOptions
 
@@ -61,6 +62,7 @@ def join_differences(video: Path, seconds: Fraction, warm_ups: tuple[int, ...]) 
     same video matted in one piece, for each number of warm-up frames: the largest difference
     (levels of 255) in the first frame of a join and in any frame."""
     import numpy as np
+
     from background_replacement.batch.video import (
         Segment,
         first_frame_time,
@@ -68,7 +70,6 @@ def join_differences(video: Path, seconds: Fraction, warm_ups: tuple[int, ...]) 
         segment_frames,
     )
     from background_replacement.batch.worker import JobOptions, Worker
-
     from background_replacement.video.media import probe
 
     info, zero = probe(video), first_frame_time(video)
@@ -128,7 +129,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.joins:
         from background_replacement.batch.video import warm_up_frames
-
         from background_replacement.video.temporal import TemporalStability
 
         join_differences(args.joins, args.segment_seconds,

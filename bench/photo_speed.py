@@ -16,10 +16,10 @@ import time
 
 import numpy as np
 import requests
-from background_replacement.service_common.uploads import encode_image
 from PIL import Image
 
 from background_replacement.compositing import cover
+from background_replacement.service_common.uploads import encode_image
 from bench.data import portraits
 from bench.machine import instruction_sets
 from bench.matting_quality import SETS, straightforward_pipeline

@@ -38,11 +38,11 @@ from pathlib import Path
 import numpy as np
 import requests
 import torch
-from background_replacement.service_common.settings import ServiceSettings
-from background_replacement.service_common.uploads import decode_image, encode_image
 from PIL import Image
 
 from background_replacement.compositing import cover
+from background_replacement.service_common.settings import ServiceSettings
+from background_replacement.service_common.uploads import decode_image, encode_image
 from background_replacement.settings import Settings
 from background_replacement.timing import parse_server_timing
 from bench.machine import instruction_sets
@@ -288,9 +288,8 @@ def soak_memory(session: requests.Session, matting: Service, segmentation: Servi
 def design_weights() -> tuple[Path, Path, str]:
     """Mask R-CNN and FBA weights: the real files when both are present, else random weights
     saved to a temporary folder (the cost of a forward pass is the same)."""
-    from background_replacement.models import FBA
-
     from background_replacement.fba import build_fba
+    from background_replacement.models import FBA
     from background_replacement.segmenters.base import SegmenterUnavailable
     from background_replacement.segmenters.maskrcnn import build_maskrcnn, find_weights
 

@@ -25,9 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-from background_replacement.service_common.serve import free_port
 from PIL import Image
 
+from background_replacement.service_common.serve import free_port
 from testing.commands import SERVICES_COMMAND
 from testing.launcher import ROOT, group_pids
 

@@ -13,9 +13,9 @@ import json
 import time
 
 import numpy as np
-from background_replacement.service_common.uploads import decode_image
 
 from background_replacement.segmenters import SEGMENTERS, SegmenterUnavailable, load_segmenter
+from background_replacement.service_common.uploads import decode_image
 from background_replacement.settings import Settings
 from background_replacement.trimap import BACKGROUND, make_trimap
 from bench.data import iou, portraits

@@ -60,10 +60,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from background_replacement.client.matting_client import MattingClient
 from background_replacement.client.service_matting import ServiceMatting
 from background_replacement.client.video import FrameResult, replace_background
-
 from background_replacement.compositing import cover
 from background_replacement.params import Effects
 from background_replacement.video.frame_matting import (

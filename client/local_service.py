@@ -14,11 +14,11 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from background_replacement.client.matting_client import MattingError
 from PIL import UnidentifiedImageError
 
 from background_replacement.api import BackgroundReplacer
 from background_replacement.background import load_library
+from background_replacement.client.matting_client import MattingError
 from background_replacement.images import encode_image
 from background_replacement.matters.base import MatterUnavailable
 from background_replacement.params import (

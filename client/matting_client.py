@@ -13,8 +13,9 @@ from email.utils import parsedate_to_datetime
 
 import numpy as np
 import requests
-from background_replacement.service_common.protocol import API_KEY_HEADER, MATTING_PORT
 from PIL import Image
+
+from background_replacement.service_common.protocol import API_KEY_HEADER, MATTING_PORT
 
 DEFAULT_SERVER = f"http://127.0.0.1:{MATTING_PORT}"
 # Requests at once when the service does not say how many it works on (its /healthz).

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from background_replacement.client.matting_client import MattingError
 from PIL import ImageColor
 
 from background_replacement.background import file_named, parse_colour, written_as
+from background_replacement.client.matting_client import MattingError
 from background_replacement.files import write_atomically
 
 # CSS colour functions, which the service does not read: sent as #rrggbb.

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
+from background_replacement.background import DEFAULT_BACKGROUND, is_transparent_spec
 from background_replacement.client.local_service import LocalService
 from background_replacement.client.matting_client import (
     FALLBACK_IN_FLIGHT,
@@ -43,8 +44,6 @@ from background_replacement.client.targets import (
     renamed,
 )
 from background_replacement.client.watch import watch
-
-from background_replacement.background import DEFAULT_BACKGROUND, is_transparent_spec
 from background_replacement.files import find_images
 from background_replacement.params import (
     EFFECT_PARAMETERS,

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
 from background_replacement.client.matting_client import (
     FALLBACK_IN_FLIGHT,
     MattingClient,
     MattingError,
 )
-
 from background_replacement.params import TrimapParams
 from background_replacement.video.frame_matting import Matted, from_cutout
 

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from background_replacement.client.matting_client import (
     DEFAULT_SERVER,
     MattingClient,
@@ -37,8 +39,6 @@ from background_replacement.client.matting_client import (
 )
 from background_replacement.client.remove_background import add_effect_arguments, effects_given
 from background_replacement.client.service_matting import ServiceMatting
-from tqdm.auto import tqdm
-
 from background_replacement.video.backdrops import BACKGROUND_ENDS
 from background_replacement.video.engine import (
     DEFAULT_STABILITY,

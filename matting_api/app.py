@@ -8,11 +8,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+
+from background_replacement.background import Picture, load_library, parse_background
+from background_replacement.compositing import cover
+from background_replacement.device import configure_threads
+from background_replacement.hints import Hint
+from background_replacement.matters import Matter, load_matter
 from background_replacement.matting_api.matting_job import MatteJob, run_matting
 from background_replacement.matting_api.openapi import openapi_document
 from background_replacement.matting_api.page import bp as web_bp
 from background_replacement.matting_api.removebg.routes import bp as removebg_bp
 from background_replacement.matting_api.segmentation_client import SegmentationClient
+from background_replacement.pipeline import (
+    NO_PERSON_CHOICES,
+    OUTPUTS,
+    check_format,
+    warm_up,
+)
 from background_replacement.service_common.docs import bp as docs_bp
 from background_replacement.service_common.errors import ApiError
 from background_replacement.service_common.form_fields import (
@@ -37,19 +50,6 @@ from background_replacement.service_common.uploads import (
     check_encodable,
     encode_image,
     mimetype,
-)
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
-
-from background_replacement.background import Picture, load_library, parse_background
-from background_replacement.compositing import cover
-from background_replacement.device import configure_threads
-from background_replacement.hints import Hint
-from background_replacement.matters import Matter, load_matter
-from background_replacement.pipeline import (
-    NO_PERSON_CHOICES,
-    OUTPUTS,
-    check_format,
-    warm_up,
 )
 from background_replacement.timing import StageTimer
 from background_replacement.trimap import as_trimap

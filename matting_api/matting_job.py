@@ -6,13 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from background_replacement.matting_api.segmentation_client import SegmentationClient
-from background_replacement.service_common.errors import ApiError
-from background_replacement.service_common.uploads import DecodedImage
 
 from background_replacement.background import Background
 from background_replacement.hints import Hint
 from background_replacement.matters import Matter
+from background_replacement.matting_api.segmentation_client import SegmentationClient
 from background_replacement.params import NO_EFFECTS, Effects, TrimapParams
 from background_replacement.people import EVERYONE, PeopleChoice
 from background_replacement.pipeline import (
@@ -21,6 +19,8 @@ from background_replacement.pipeline import (
     people_in_trimap,
     with_hint,
 )
+from background_replacement.service_common.errors import ApiError
+from background_replacement.service_common.uploads import DecodedImage
 from background_replacement.timing import StageTimer
 
 

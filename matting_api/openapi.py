@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from background_replacement.matting_api.removebg.openapi import removebg_paths
+from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
 from background_replacement.service_common.openapi import (
     BINARY_FILE,
     HEALTH,
@@ -20,8 +21,6 @@ from background_replacement.service_common.openapi import (
     trimap_parameter_properties,
 )
 from background_replacement.service_common.uploads import ENCODE_FORMATS, MAX_IMAGE_SIDE
-
-from background_replacement.pipeline import NO_PERSON_CHOICES, OUTPUTS
 
 
 def _named_background() -> dict[str, Any]:

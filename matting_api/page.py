@@ -12,13 +12,13 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from background_replacement.service_common.errors import ApiError
-from background_replacement.service_common.uploads import INPUT_FORMATS_TEXT, encode_image
 from flask import Blueprint, Response, current_app
 from flask.blueprints import BlueprintSetupState
 
 from background_replacement.compositing import cover
 from background_replacement.images import ALPHA_FORMATS, IMAGE_SUFFIXES
+from background_replacement.service_common.errors import ApiError
+from background_replacement.service_common.uploads import INPUT_FORMATS_TEXT, encode_image
 
 THUMBNAIL_SIZE = (160, 90)  # width, height: the backgrounds are 16:9
 _PAGE_HEADERS = {

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import requests
-from background_replacement.service_common.api_keys import HEADER
-from background_replacement.service_common.errors import ApiError
-from background_replacement.service_common.form_fields import TrimapParams
 from PIL import Image
 from requests.adapters import HTTPAdapter
 
 from background_replacement.people import EVERYONE, PeopleChoice
+from background_replacement.service_common.api_keys import HEADER
+from background_replacement.service_common.errors import ApiError
+from background_replacement.service_common.form_fields import TrimapParams
 
 
 @dataclass(frozen=True)

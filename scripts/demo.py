@@ -11,7 +11,6 @@ from pathlib import Path
 from background_replacement.client.matting_client import MattingClient, MattingError
 from background_replacement.client.photos import Job, Matting, process
 from background_replacement.service_common.protocol import MATTING_PORT, SEGMENTATION_PORT
-
 from testing.launcher import ROOT, Service
 
 

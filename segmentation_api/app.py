@@ -7,7 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+
+from background_replacement.device import configure_threads
+from background_replacement.people import NoSuchPerson, people_json
+from background_replacement.pipeline import TrimapResult, find_people, segment_to_trimap, warm_up
 from background_replacement.segmentation_api.openapi import openapi_document
+from background_replacement.segmenters import PersonSegmenter, load_segmenter
 from background_replacement.service_common.docs import bp as docs_bp
 from background_replacement.service_common.errors import ApiError
 from background_replacement.service_common.form_fields import (
@@ -24,12 +30,6 @@ from background_replacement.service_common.http import (
 from background_replacement.service_common.memory import limit_malloc_arenas
 from background_replacement.service_common.settings import load_service_settings
 from background_replacement.service_common.uploads import encode_image
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
-
-from background_replacement.device import configure_threads
-from background_replacement.people import NoSuchPerson, people_json
-from background_replacement.pipeline import TrimapResult, find_people, segment_to_trimap, warm_up
-from background_replacement.segmenters import PersonSegmenter, load_segmenter
 from background_replacement.timing import StageTimer
 
 log = logging.getLogger(__name__)

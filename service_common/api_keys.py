@@ -15,9 +15,10 @@ from __future__ import annotations
 import hmac
 from pathlib import Path
 
+from flask import Flask, request
+
 from background_replacement.service_common.errors import error_response
 from background_replacement.service_common.protocol import API_KEY_HEADER as HEADER
-from flask import Flask, request
 
 
 def load_keys(inline: str, path: str) -> frozenset[str]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from background_replacement.service_common.errors import ApiError
-
 from background_replacement.params import (
     EFFECT_PARAMETERS,
     TRIMAP_PARAMETERS,
@@ -13,6 +11,7 @@ from background_replacement.params import (
     TrimapParams,
 )
 from background_replacement.people import PeopleChoice
+from background_replacement.service_common.errors import ApiError
 
 
 def form_number(form: Mapping[str, str], name: str, default: float, low: float, high: float,

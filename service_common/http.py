@@ -6,6 +6,9 @@ import threading
 from collections.abc import Callable
 from contextlib import suppress
 
+from flask import Blueprint, Flask, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
 from background_replacement.service_common.api_keys import load_keys, require_api_keys
 from background_replacement.service_common.errors import (
     ApiError,
@@ -20,8 +23,6 @@ from background_replacement.service_common.pixel_budget import (
 )
 from background_replacement.service_common.settings import ServiceSettings
 from background_replacement.service_common.uploads import DecodedImage, decode_image
-from flask import Blueprint, Flask, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException
 
 # Room for the form fields beside the largest accepted upload(s).
 _MULTIPART_SLACK = 1024 * 1024

@@ -5,15 +5,14 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any
 
+from background_replacement.params import EFFECT_PARAMETERS, TRIMAP_PARAMETERS
+from background_replacement.people import MAX_POINTS, PEOPLE_CHOICES
 from background_replacement.service_common.protocol import API_KEY_HEADER
 from background_replacement.service_common.uploads import (
     FORMAT_MAX_SIDE,
     INPUT_FORMATS_TEXT,
     MAX_IMAGE_SIDE,
 )
-
-from background_replacement.params import EFFECT_PARAMETERS, TRIMAP_PARAMETERS
-from background_replacement.people import MAX_POINTS, PEOPLE_CHOICES
 
 ERROR_SCHEMA = {
     "type": "object",

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import threading
 
-from background_replacement.service_common.errors import ApiError
 from flask import current_app, g
+
+from background_replacement.service_common.errors import ApiError
 
 
 class PixelBudget:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from background_replacement.service_common.protocol import SEGMENTATION_PORT
-
 from background_replacement.settings import Settings, check_signs, load_fields
 
 

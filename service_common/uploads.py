@@ -33,7 +33,6 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from background_replacement.service_common.errors import ApiError
 from PIL import Image, UnidentifiedImageError
 
 from background_replacement.images import (  # noqa: F401  (encoding is the core's; named here too)
@@ -45,6 +44,7 @@ from background_replacement.images import (  # noqa: F401  (encoding is the core
     encode_image,
     photo_from_pil,
 )
+from background_replacement.service_common.errors import ApiError
 
 # Pillow's own bomb guard would fire on our pixel limit's multiples; we check the header ourselves.
 Image.MAX_IMAGE_PIXELS = None

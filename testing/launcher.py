@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-from background_replacement.service_common.serve import free_port
 
+from background_replacement.service_common.serve import free_port
 from testing.commands import SERVICES_COMMAND
 
 ROOT = Path(__file__).resolve().parent.parent  # the project folder

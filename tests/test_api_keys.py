@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import requests
-from background_replacement.service_common.api_keys import HEADER, is_valid_key, load_keys
 
+from background_replacement.service_common.api_keys import HEADER, is_valid_key, load_keys
 from testing.commands import PHOTO_COMMAND, VIDEO_COMMAND
 
 pytestmark = pytest.mark.slow
@@ -168,7 +168,6 @@ def test_the_video_command_sends_a_key(keyed, tmp_path):
     import subprocess
 
     from background_replacement.client.example_clip import write_zoom_clip
-
     from tests.conftest import EXAMPLES
     from tests.test_cli import ROOT, address
 

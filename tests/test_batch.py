@@ -97,9 +97,8 @@ def portraits() -> list[Path]:
 @pytest.fixture(scope="module")
 def one_process_results(portraits) -> dict[str, bytes]:
     """Each portrait through the core in this process, encoded as the batch encodes it."""
-    from background_replacement.service_common.uploads import encode_image
-
     from background_replacement import BackgroundReplacer
+    from background_replacement.service_common.uploads import encode_image
 
     replacer = BackgroundReplacer({"segmenter": "selfie", "matter": "closed-form"})
     return {f"{p.stem}.png": encode_image(replacer.replace_array(p), "png") for p in portraits}
@@ -160,7 +159,6 @@ def one_process_video(people_video, tmp_path_factory) -> Path:
     """The whole video matted in this process as one segment, joined the same way."""
     from background_replacement.batch.video import Segment, first_frame_time, join_segments
     from background_replacement.batch.worker import JobOptions, Worker
-
     from background_replacement.video.media import probe
 
     folder = tmp_path_factory.mktemp("reference")

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from background_replacement.batch.inputs import (
     common_root,
     folder_photos,
@@ -25,9 +28,6 @@ from background_replacement.batch.results import (
     write_atomically,
 )
 from background_replacement.batch.video import HALF_LEVEL, plan_segments, warm_up_frames
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from background_replacement.video.temporal import TemporalStability
 
 
@@ -132,10 +132,10 @@ def test_a_video_in_one_segment_comes_out_as_client_video_makes_it(tmp_path):
     pixels) and sink: a 640×480 clip, matted whole by a worker and joined, gives the video
     command's frames within 1/255."""
     import imageio_ffmpeg
+
     from background_replacement.batch.video import Segment, first_frame_time, join_segments
     from background_replacement.batch.worker import JobOptions, Worker
     from background_replacement.client.video import replace_background
-
     from background_replacement.video.frame_matting import DEFAULT_SOLVE_PIXELS, LocalMatting
     from background_replacement.video.media import probe, read_frames
     from tests.conftest import shared_data

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from background_replacement.client.matting_client import SERVER_VARIABLE
 from PIL import Image
 
+from background_replacement.client.matting_client import SERVER_VARIABLE
 from testing.commands import PHOTO_COMMAND, VIDEO_COMMAND
 from testing.launcher import ROOT
 

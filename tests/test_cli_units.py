@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from background_replacement.client.matting_client import retry_after_seconds, server_url
 from background_replacement.client.photos import background_field
 from background_replacement.client.targets import plan_targets, renamed

@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 import kubernetes_validate
 import pytest
 import yaml
+
 from background_replacement.models import CATALOG
 from background_replacement.service_common.gunicorn_base import gunicorn_settings
 from background_replacement.service_common.serve import parse_arguments
 from background_replacement.service_common.settings import ServiceSettings, load_service_settings
-
 from background_replacement.settings import Settings
 from testing.launcher import ROOT
 from tests.manifests import (

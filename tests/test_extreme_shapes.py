@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import requests
 import torch
-from background_replacement.service_common.uploads import FORMAT_MAX_SIDE, MAX_IMAGE_SIDE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -18,6 +17,7 @@ from background_replacement.compositing import cover
 from background_replacement.fba import FBANet
 from background_replacement.pipeline import OUTPUTS
 from background_replacement.segmenters.maskrcnn import build_maskrcnn
+from background_replacement.service_common.uploads import FORMAT_MAX_SIDE, MAX_IMAGE_SIDE
 from tests.hostile import encoded
 
 pytestmark = pytest.mark.slow

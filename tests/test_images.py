@@ -4,10 +4,10 @@ import io
 
 import numpy as np
 import pytest
-from background_replacement.service_common.errors import ApiError
-from background_replacement.service_common.uploads import decode_image, encode_image
 from PIL import Image
 
+from background_replacement.service_common.errors import ApiError
+from background_replacement.service_common.uploads import decode_image, encode_image
 from tests.hostile import png_claiming
 
 LIMITS = {"max_bytes": 10_000_000, "max_pixels": 5_000_000}

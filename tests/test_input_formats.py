@@ -6,8 +6,9 @@ import io
 
 import pytest
 import requests
-from background_replacement.service_common.uploads import INPUT_FORMATS, INPUT_FORMATS_TEXT
 from PIL import Image
+
+from background_replacement.service_common.uploads import INPUT_FORMATS, INPUT_FORMATS_TEXT
 
 # Formats Pillow reads but the services do not, as Pillow writes them (format, save options).
 UNDOCUMENTED = [("ICO", {}), ("TGA", {}), ("PCX", {}), ("SGI", {}), ("DDS", {}), ("PPM", {}),

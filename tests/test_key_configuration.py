@@ -5,8 +5,8 @@ reaches a log."""
 from __future__ import annotations
 
 import requests
-from background_replacement.service_common.protocol import API_KEY_HEADER
 
+from background_replacement.service_common.protocol import API_KEY_HEADER
 from tests.conftest import PRODUCTION_KEY
 
 

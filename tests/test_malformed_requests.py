@@ -8,8 +8,8 @@ import socket
 
 import pytest
 import requests
-from background_replacement.service_common.protocol import API_KEY_HEADER
 
+from background_replacement.service_common.protocol import API_KEY_HEADER
 from tests.conftest import PRODUCTION_KEY
 
 pytestmark = pytest.mark.slow

@@ -5,8 +5,8 @@ import logging
 import numpy as np
 import pytest
 import torch
-from background_replacement.models import MASKRCNN_COCO
 
+from background_replacement.models import MASKRCNN_COCO
 from background_replacement.segmenters import SegmenterUnavailable, load_segmenter
 from background_replacement.segmenters.maskrcnn import (
     COCO_CATEGORIES,

@@ -6,11 +6,11 @@ import subprocess
 import numpy as np
 import pytest
 import requests
-from background_replacement.service_common.uploads import MAX_IMAGE_SIDE
 from PIL import Image
 
 from background_replacement.background import BACKGROUNDS_DIR
 from background_replacement.compositing import cover
+from background_replacement.service_common.uploads import MAX_IMAGE_SIDE
 from bench.data import alpha_scores, portraits, summary
 from testing.commands import PHOTO_COMMAND
 from testing.launcher import ROOT

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from background_replacement.models import CATALOG, WeightsFile
 from background_replacement.models.__main__ import FetchError, fetch
 

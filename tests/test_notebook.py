@@ -20,11 +20,11 @@ import nbformat
 import numpy as np
 import pytest
 import requests
-from background_replacement.client.example_clip import zoom_frames
-from background_replacement.service_common.serve import running_services
 from nbclient import NotebookClient
 from PIL import Image
 
+from background_replacement.client.example_clip import zoom_frames
+from background_replacement.service_common.serve import running_services
 from background_replacement.video.media import probe
 from testing.launcher import ROOT, running
 

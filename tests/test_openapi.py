@@ -6,10 +6,11 @@ from importlib import metadata
 
 import pytest
 import requests
-from background_replacement.matting_api import create_app as create_matting_app
-from background_replacement.segmentation_api import create_app as create_segmentation_app
 from flask import Flask
 from PIL import Image
+
+from background_replacement.matting_api import create_app as create_matting_app
+from background_replacement.segmentation_api import create_app as create_segmentation_app
 
 pytestmark = pytest.mark.slow
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from background_replacement.service_common.protocol import API_KEY_HEADER
-from background_replacement.service_common.settings import ServiceSettings
 from PIL import Image
 
+from background_replacement.service_common.protocol import API_KEY_HEADER
+from background_replacement.service_common.settings import ServiceSettings
 from testing.launcher import ROOT, group_pids
 from tests.conftest import PRODUCTION_KEY
 from tests.manifests import RENDERED, app_module, serving

@@ -123,7 +123,6 @@ def test_a_standing_person_far_from_the_camera_is_found(segmenter):
 
 def test_a_missing_or_changed_pose_model_names_the_install_command(tmp_path):
     from background_replacement.models import POSE_DETECTOR, POSE_LANDMARKS
-
     from background_replacement.segmenters.base import SegmenterUnavailable
     from background_replacement.segmenters.pose_graphs import _mediapipe_root, check_models
 

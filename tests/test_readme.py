@@ -8,9 +8,9 @@ from dataclasses import fields
 
 import numpy as np
 import pytest
-from background_replacement.service_common.settings import ServiceSettings
 from PIL import Image
 
+from background_replacement.service_common.settings import ServiceSettings
 from background_replacement.settings import Settings
 from scripts.effect_pictures import NAMES, make
 from testing.launcher import ROOT

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
 from background_replacement.matting_api.removebg.geometry import (
     Box,
     GeometryError,
@@ -31,8 +34,6 @@ from background_replacement.matting_api.removebg.render import (
     over,
 )
 from background_replacement.service_common.errors import ApiError
-from hypothesis import example, given
-from hypothesis import strategies as st
 
 px, pc = (lambda v: Length(float(v), "px")), (lambda v: Length(float(v), "%"))
 

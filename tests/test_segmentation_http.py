@@ -5,8 +5,9 @@ import io
 import numpy as np
 import pytest
 import requests
-from background_replacement.service_common.settings import ServiceSettings
 from PIL import Image
+
+from background_replacement.service_common.settings import ServiceSettings
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ from contextlib import ExitStack, contextmanager
 
 import pytest
 import requests
+
 from background_replacement.service_common.front import HEADER_TIMEOUT_S
 from background_replacement.service_common.protocol import API_KEY_HEADER
-
 from tests.conftest import PRODUCTION_KEY
 
 pytestmark = pytest.mark.slow

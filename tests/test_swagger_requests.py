@@ -8,8 +8,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from background_replacement.service_common.protocol import API_KEY_HEADER
 from PIL import Image
+
+from background_replacement.service_common.protocol import API_KEY_HEADER
 
 pytestmark = pytest.mark.slow
 

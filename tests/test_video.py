@@ -16,12 +16,12 @@ import imageio_ffmpeg
 import nbformat
 import numpy as np
 import pytest
-from background_replacement.client.matting_client import MattingClient, MattingError
-from background_replacement.client.video import FrameResult, replace_background
 from nbclient import NotebookClient
 from PIL import Image
 
 from background_replacement.background import BACKGROUNDS_DIR
+from background_replacement.client.matting_client import MattingClient, MattingError
+from background_replacement.client.video import FrameResult, replace_background
 from background_replacement.compositing import blurred_background, cover
 from background_replacement.params import Effects
 from background_replacement.video.media import read_frames

@@ -9,10 +9,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from background_replacement.background import parse_colour
 from background_replacement.matting_api.removebg.geometry import NO_MARGINS, Length, Margins
 from background_replacement.service_common.errors import ApiError
-
-from background_replacement.background import parse_colour
 
 # Output size caps in megapixels; None: the input's own size, within the service's limits.
 SIZES: dict[str, float | None] = {

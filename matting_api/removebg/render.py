@@ -9,6 +9,11 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from background_replacement import effects
+from background_replacement.background import Transparent
+from background_replacement.compositing import cover
+from background_replacement.matters import Matter
 from background_replacement.matting_api.matting_job import MatteJob, run_matting
 from background_replacement.matting_api.removebg.geometry import (
     Box,
@@ -19,6 +24,8 @@ from background_replacement.matting_api.removebg.geometry import (
 )
 from background_replacement.matting_api.removebg.options import RemoveBgOptions
 from background_replacement.matting_api.segmentation_client import SegmentationClient
+from background_replacement.params import DEFAULT_PARAMS, Effects
+from background_replacement.scaling import shrink
 from background_replacement.service_common.errors import ApiError
 from background_replacement.service_common.uploads import (
     DecodedImage,
@@ -26,13 +33,6 @@ from background_replacement.service_common.uploads import (
     encode_image,
     mimetype,
 )
-
-from background_replacement import effects
-from background_replacement.background import Transparent
-from background_replacement.compositing import cover
-from background_replacement.matters import Matter
-from background_replacement.params import DEFAULT_PARAMS, Effects
-from background_replacement.scaling import shrink
 from background_replacement.timing import StageTimer
 
 # What the zip answer holds, by remove.bg's names: the colours and the matte.

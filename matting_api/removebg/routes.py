@@ -11,6 +11,8 @@ import binascii
 from collections.abc import Mapping
 from typing import Any
 
+from flask import Blueprint, Response, current_app, jsonify, request
+
 from background_replacement.matting_api.removebg.geometry import capped_size
 from background_replacement.matting_api.removebg.options import (
     DETECTED_TYPE,
@@ -28,8 +30,6 @@ from background_replacement.service_common.errors import ApiError, register_erro
 from background_replacement.service_common.http import decode_upload
 from background_replacement.service_common.settings import ServiceSettings
 from background_replacement.service_common.uploads import encode_image
-from flask import Blueprint, Response, current_app, jsonify, request
-
 from background_replacement.timing import StageTimer
 
 bp = Blueprint("removebg", __name__, url_prefix="/v1.0")
