@@ -20,7 +20,7 @@ from background_replacement.service_common.openapi import (
     people_parameter_properties,
     trimap_parameter_properties,
 )
-from background_replacement.service_common.uploads import ENCODE_FORMATS, MAX_IMAGE_SIDE
+from background_replacement.service_common.uploads import ENCODE_FORMATS, MAX_IMAGE_SIDE, mimetype
 
 
 def _named_background() -> dict[str, Any]:
@@ -57,8 +57,8 @@ EFFECTS_HEADER = (
     "picture or a colour; a transparent result, cutout, alpha, foreground or trimap never.")
 
 
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI description of every route of the matting service."""
+def _matte_path() -> dict[str, Any]:
+    """``POST /matte``: its form fields and its answers."""
     properties = {
         "image": BINARY_FILE,
         "background": {"oneOf": [
@@ -75,7 +75,7 @@ def openapi_document() -> dict[str, Any]:
         **trimap_parameter_properties(),
         **effect_parameter_properties(),
     }
-    matte = {"post": {
+    return {"post": {
         "summary": "Cut the people out of an image and put them over a background.",
         "requestBody": multipart_body(properties, ["image"]),
         "responses": {
@@ -84,15 +84,14 @@ def openapi_document() -> dict[str, Any]:
                     "X-Matter", "X-Segmenter", "X-People-Count", "X-People-Found", "X-Hint",
                     "X-Background", "Server-Timing")} | {
                 "X-Effects": {"schema": {"type": "string"}, "description": EFFECTS_HEADER}},
-                "content": {mime: {"schema": BINARY_FILE}
-                            for mime in ("image/png", "image/jpeg", "image/webp")}},
+                "content": {mimetype(fmt): {"schema": BINARY_FILE} for fmt in ENCODE_FORMATS}},
             **error_responses(400, 403, 413, 415, 422, 502, 503, 504)}}}
-    backgrounds = {"type": "object", "properties": {"backgrounds": {"type": "array", "items": {
-        "type": "object", "properties": {"name": {"type": "string"},
-                                         "width": {"type": "integer"},
-                                         "height": {"type": "integer"}}}}}}
-    return document("Matting service", "Alpha matting and compositing over a new background.", {
-        "/matte": matte,
+
+
+def _photo_paths() -> dict[str, Any]:
+    """``POST /people`` and ``POST /preview``: what the service finds in a photo, and the photo
+    as it reads it."""
+    return {
         "/people": {"post": {
             "summary": "The people found, one by one (the segmentation service's answer).",
             "requestBody": multipart_body({"image": BINARY_FILE,
@@ -110,6 +109,18 @@ def openapi_document() -> dict[str, Any]:
                                   "content": {mime: {"schema": BINARY_FILE}
                                               for mime in ("image/jpeg", "image/png")}},
                           **error_responses(400, 403, 413, 415, 503)}}},
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI description of every route of the matting service."""
+    backgrounds = {"type": "object", "properties": {"backgrounds": {"type": "array", "items": {
+        "type": "object", "properties": {"name": {"type": "string"},
+                                         "width": {"type": "integer"},
+                                         "height": {"type": "integer"}}}}}}
+    return document("Matting service", "Alpha matting and compositing over a new background.", {
+        "/matte": _matte_path(),
+        **_photo_paths(),
         "/backgrounds": json_get("The named backgrounds, the default first.", backgrounds),
         "/backgrounds/{name}": _named_background(),
         "/healthz": json_get("The process is alive.", LIVENESS),
