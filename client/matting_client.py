@@ -67,7 +67,7 @@ class MatteAnswer:
     """A successful ``/matte`` answer: the encoded image and what the headers say."""
 
     content: bytes
-    people: int | None  # X-People-Count, when the service sent it
+    people_count: int | None  # X-People-Count, when the service sent it
     headers: dict[str, str]
 
 

@@ -55,7 +55,7 @@ class ServiceMatting:
     def matte(self, image_rgb: np.ndarray, params: TrimapParams) -> Matted:
         answer = self.client.request(encode_png(image_rgb), output="cutout", fmt="png",
                                      if_no_person="empty", **params.to_form())
-        return from_cutout(decode_cutout(answer.content, *image_rgb.shape[:2]), answer.people)
+        return from_cutout(decode_cutout(answer.content, *image_rgb.shape[:2]), answer.people_count)
 
     def backgrounds(self, width: int, height: int) -> Mapping[str, np.ndarray]:
         return ServiceBackgrounds(self.client, width, height)

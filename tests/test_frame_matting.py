@@ -77,4 +77,4 @@ def test_nobody_in_the_frame_is_alpha_zero(local):
     room = next(read_frames(shared_data("videos", "one-by-one-person-detection.mp4"),
                             start=45)).rgb
     matted = matte_frame(local, room)
-    assert matted.people == 0 and not matted.alpha.any()
+    assert matted.people_count == 0 and not matted.alpha.any()

@@ -158,7 +158,7 @@ def test_frames_with_nobody_are_the_background_frames(empty_room, clips):
     frames = decoded(target)
     background = [cover(rgb, 432, 768) for rgb in decoded(clips["five"])]
     assert len(frames) == len(results) == 12
-    empty = [r.index for r in results if r.people == 0]
+    empty = [r.index for r in results if r.people_count == 0]
     assert empty[-7:] == list(range(5, 12))  # from 45.0 s: the empty room
     for i in empty:
         error = np.abs(frames[i].astype(int) - background[i % 5])

@@ -98,7 +98,7 @@ class FrameResult:
     image_rgb: np.ndarray
     raw_alpha: np.ndarray  # as matted, before temporal stability
     alpha: np.ndarray  # after temporal stability
-    people: int | None
+    people_count: int | None
     pixels: np.ndarray
 
 
@@ -230,7 +230,7 @@ class FrameEngine(StageTimer):
         alpha = matted.alpha
         if self.stabilizer is not None:  # nobody found (people 0): the smoothing restarts
             with self.stage("stabilize"):
-                alpha = self.stabilizer(frame.rgb, matted.alpha, matted.people)
+                alpha = self.stabilizer(frame.rgb, matted.alpha, matted.people_count)
         time = self.sink.timestamp(frame.time)
         if time is None:
             return True  # a warm-up frame
@@ -242,7 +242,7 @@ class FrameEngine(StageTimer):
             self.sink.write(pixels)
         if self.on_frame is not None:
             self.on_frame(FrameResult(frame.index, time, frame.rgb, matted.alpha, alpha,
-                                      matted.people, pixels))
+                                      matted.people_count, pixels))
         return True
 
 

@@ -42,7 +42,7 @@ class Matted:
 
     foreground: np.ndarray
     alpha: np.ndarray
-    people: int | None
+    people_count: int | None
 
 
 class FrameMatting(Protocol):
@@ -62,10 +62,10 @@ class FrameMatting(Protocol):
         ...
 
 
-def from_cutout(rgba: np.ndarray, people: int | None) -> Matted:
+def from_cutout(rgba: np.ndarray, people_count: int | None) -> Matted:
     """An RGBA uint8 H×W×4 cutout → ``Matted``."""
     foreground = rgba[:, :, :3].astype(np.float32) / 255.0
-    return Matted(foreground, rgba[:, :, 3].astype(np.float32) / 255.0, people)
+    return Matted(foreground, rgba[:, :, 3].astype(np.float32) / 255.0, people_count)
 
 
 @dataclass(frozen=True)
@@ -116,4 +116,4 @@ def matte_frame(matting: FrameMatting, image_rgb: np.ndarray, *,
                           ("matte", upsampling_began - matting_began),
                           ("upsample", ended - upsampling_began)):
         stages[name] = stages.get(name, 0.0) + seconds
-    return Matted(back.foreground, back.alpha, small.people)
+    return Matted(back.foreground, back.alpha, small.people_count)
