@@ -4,6 +4,7 @@ command lines and the Python API read them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 
 
@@ -131,3 +132,34 @@ class Effects:
 
 
 NO_EFFECTS = Effects()
+
+
+def number_field(form: Mapping[str, str], name: str, bounds: NumberRange) -> float | int:
+    """``name`` of text form fields as a number within ``bounds`` (its default when absent or
+    empty); ``ValueError`` with the message the services answer with."""
+    raw = form.get(name)
+    if raw is None or raw.strip() == "":
+        return bounds.default
+    try:
+        value: float | int = int(raw) if bounds.integer else float(raw)
+    except ValueError:
+        kind = "an integer" if bounds.integer else "a number"
+        raise ValueError(f"'{name}' must be {kind}, got {raw[:40]!r}") from None
+    if not bounds.low <= value <= bounds.high:  # also false for NaN
+        raise ValueError(f"'{name}' must be between {bounds.low:g} and {bounds.high:g}, "
+                         f"got {raw[:40]}")
+    return value
+
+
+def trimap_params_from(form: Mapping[str, str]) -> TrimapParams:
+    """The trimap parameters among text form fields (``/matte``'s, the local command's), the
+    defaults for absent ones; ``ValueError`` naming one out of range."""
+    return TrimapParams(**{name: number_field(form, name, bounds)
+                           for name, bounds in TRIMAP_PARAMETERS.items()}).validate()
+
+
+def effects_from(form: Mapping[str, str]) -> Effects:
+    """The composite's effects among text form fields, off where absent; ``ValueError`` naming
+    one out of range."""
+    return Effects(**{name: float(number_field(form, name, bounds))
+                      for name, bounds in EFFECT_PARAMETERS.items()})

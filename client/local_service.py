@@ -22,10 +22,10 @@ from background_replacement.client.matting_client import MattingError
 from background_replacement.images import encode_image
 from background_replacement.matters.base import MatterUnavailable
 from background_replacement.params import (
-    EFFECT_PARAMETERS,
-    TRIMAP_PARAMETERS,
     Effects,
     TrimapParams,
+    effects_from,
+    trimap_params_from,
 )
 from background_replacement.people import NoSuchPerson, PeopleChoice
 from background_replacement.pipeline import NoPersonFound
@@ -36,17 +36,19 @@ from background_replacement.settings import Settings
 def trimap_params(fields: Mapping[str, str]) -> TrimapParams:
     """The trimap parameters among ``/matte``'s form fields (as the command sends them), the
     defaults for the others; ``MattingError`` for a value out of range."""
-    given = {name: (int(fields[name]) if bounds.integer else float(fields[name]))
-             for name, bounds in TRIMAP_PARAMETERS.items() if name in fields}
     try:
-        return TrimapParams(**given).validate()
+        return trimap_params_from(fields)
     except ValueError as exc:
         raise MattingError(str(exc)) from None
 
 
 def effects(fields: Mapping[str, str]) -> Effects:
-    """The composite's effects among ``/matte``'s form fields, the defaults for the others."""
-    return Effects(**{name: float(fields[name]) for name in EFFECT_PARAMETERS if name in fields})
+    """The composite's effects among ``/matte``'s form fields, the defaults for the others;
+    ``MattingError`` for a value out of range."""
+    try:
+        return effects_from(fields)
+    except ValueError as exc:
+        raise MattingError(str(exc)) from None
 
 
 class LocalService:

@@ -2,34 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from background_replacement.params import (
-    EFFECT_PARAMETERS,
-    TRIMAP_PARAMETERS,
     Effects,
+    NumberRange,
     TrimapParams,
+    effects_from,
+    number_field,
+    trimap_params_from,
 )
 from background_replacement.people import PeopleChoice
 from background_replacement.service_common.errors import ApiError
+
+Parsed = TypeVar("Parsed")
 
 
 def form_number(form: Mapping[str, str], name: str, default: float, low: float, high: float,
                 *, integer: bool = False) -> float | int:
     """Read ``name`` from ``form`` as a number in [low, high], or raise a 400 ``ApiError``."""
-    raw = form.get(name)
-    if raw is None or raw.strip() == "":
-        return default
+    bounds = NumberRange(default, low, high, integer=integer)
+    return _bad_parameter(lambda: number_field(form, name, bounds))
+
+
+def _bad_parameter(parse: Callable[[], Parsed]) -> Parsed:
+    """``parse()``, its ``ValueError`` answered as a 400 ``bad_parameter``."""
     try:
-        value: float | int = int(raw) if integer else float(raw)
-    except ValueError:
-        kind = "an integer" if integer else "a number"
-        raise ApiError(400, "bad_parameter",
-                       f"'{name}' must be {kind}, got {raw[:40]!r}.") from None
-    if not low <= value <= high or value != value:  # value != value: NaN
-        raise ApiError(400, "bad_parameter",
-                       f"'{name}' must be between {low:g} and {high:g}, got {raw[:40]}.")
-    return value
+        return parse()
+    except ValueError as exc:
+        raise ApiError(400, "bad_parameter", f"{exc}.") from None
 
 
 def form_flag(form: Mapping[str, str], name: str, default: bool = False) -> bool:
@@ -47,25 +49,15 @@ def form_flag(form: Mapping[str, str], name: str, default: bool = False) -> bool
 def trimap_params(form: Mapping[str, str]) -> TrimapParams:
     """Parse and range-check the trimap parameters a request sent; absent ones keep their
     defaults. Raises a 400 ``ApiError``."""
-    params = TrimapParams(**{name: form_number(form, name, r.default, r.low, r.high,
-                                               integer=r.integer)
-                             for name, r in TRIMAP_PARAMETERS.items()})
-    try:
-        return params.validate()
-    except ValueError as exc:
-        raise ApiError(400, "bad_parameter", f"{exc}.") from None
+    return _bad_parameter(lambda: trimap_params_from(form))
 
 
 def people_choice(form: Mapping[str, str]) -> PeopleChoice:
     """Parse ``people`` and ``points`` (which people to keep), or raise a 400 ``ApiError``."""
-    try:
-        return PeopleChoice.parse(form.get("people"), form.get("points"))
-    except ValueError as exc:
-        raise ApiError(400, "bad_parameter", f"{exc}.") from None
+    return _bad_parameter(lambda: PeopleChoice.parse(form.get("people"), form.get("points")))
 
 
 def effects(form: Mapping[str, str]) -> Effects:
     """Parse and range-check the composite's effects a request sent; absent ones are off (their
     defaults). Raises a 400 ``ApiError``."""
-    return Effects(**{name: float(form_number(form, name, r.default, r.low, r.high))
-                      for name, r in EFFECT_PARAMETERS.items()})
+    return _bad_parameter(lambda: effects_from(form))
