@@ -20,14 +20,14 @@ from PIL import ImageColor
 
 from background_replacement.backgrounds import LIBRARY
 from background_replacement.compositing import blurred_background, cover, solid
-from background_replacement.images import IMAGE_SUFFIXES, load_photo
+from background_replacement.images import IMAGE_SUFFIXES, SUFFIX_FORMATS, load_photo
 
 DEFAULT_BACKGROUND = "green"
 # The named backgrounds that ship with the project (backgrounds/ at the top of the repository).
 BACKGROUNDS_DIR = LIBRARY
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # a named background's name
 _HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
-_LIBRARY_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+_LIBRARY_SUFFIXES = tuple(SUFFIX_FORMATS)  # a named background: a picture the project writes too
 WORDS = ("transparent", "blur")  # the backgrounds written as a word of their own
 
 
