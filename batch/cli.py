@@ -22,6 +22,7 @@ import time as clock
 from fractions import Fraction
 from pathlib import Path
 
+from background_replacement.arguments import add_effect_arguments, effects_given
 from background_replacement.background import is_transparent_spec
 from background_replacement.batch.driver import Outcome, run_photos, run_video
 from background_replacement.batch.inputs import (
@@ -76,6 +77,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--matter", choices=MATTERS.choices,
                         help="default: MATTER from the environment, else auto")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
+    add_effect_arguments(parser)
     args = parser.parse_args(argv)
     if not args.input.exists():
         parser.error(f"{args.input} does not exist")
@@ -105,7 +107,7 @@ def job_options(args: argparse.Namespace, video: bool) -> JobOptions:
         background = "transparent"
     output = "composite" if video else args.output
     return JobOptions(settings, background, output, args.format, args.if_no_person,
-                      solve_pixels=args.solve_pixels)
+                      solve_pixels=args.solve_pixels, effects=effects_given(args))
 
 
 def run(args: argparse.Namespace) -> Outcome:

@@ -32,7 +32,7 @@ import numpy as np
 from background_replacement.background import Background
 from background_replacement.video.backdrops import Timeless
 from background_replacement.video.engine import FrameEngine, VideoOptions
-from background_replacement.video.frame_matting import DEFAULT_SOLVE_PIXELS, LocalMatting
+from background_replacement.video.frame_matting import LocalMatting
 from background_replacement.video.media import VideoInfo, read_frames
 from background_replacement.video.sink import FrameSink
 from background_replacement.video.temporal import TemporalStability
@@ -144,13 +144,11 @@ class SegmentSink:
 
 
 def matte_segment(replacer, video: Path, segment: Segment, zero: Fraction, info: VideoInfo,
-                  background: Background, stability: TemporalStability | None,
-                  target: Path, solve_pixels: int = DEFAULT_SOLVE_PIXELS) -> list[Fraction]:
-    """Matte one segment of ``video`` with a ``BackgroundReplacer`` through the video engine,
-    each frame on at most about ``solve_pixels`` pixels (0: full size), and write it to
+                  background: Background, options: VideoOptions, target: Path) -> list[Fraction]:
+    """Matte one segment of ``video`` with a ``BackgroundReplacer`` through the video engine
+    as ``options`` say (stability, each frame's budget of pixels, effects), and write it to
     ``target`` (a lossless segment file); returns the written frames' times on the video's
     clock."""
-    options = VideoOptions(stability=stability, in_flight=1, solve_pixels=solve_pixels)
     out = SegmentFile(target, info.width, info.height, info.rate, background.transparent)
     sink = SegmentSink(out, segment, zero, info.rate)
     engine = FrameEngine(LocalMatting(replacer), options, Timeless(background), sink)

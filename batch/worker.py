@@ -13,8 +13,10 @@ from background_replacement import BackgroundReplacer
 from background_replacement.batch.results import partial_path, write_atomically
 from background_replacement.batch.video import Segment, matte_segment
 from background_replacement.device import configure_threads
+from background_replacement.images import encode_image
+from background_replacement.params import NO_EFFECTS, Effects
 from background_replacement.pipeline import NO_PERSON_CHOICES
-from background_replacement.service_common.uploads import encode_image
+from background_replacement.video.engine import VideoOptions
 from background_replacement.video.frame_matting import DEFAULT_SOLVE_PIXELS
 from background_replacement.video.media import VideoInfo
 from background_replacement.video.temporal import TemporalStability
@@ -24,7 +26,8 @@ from background_replacement.video.temporal import TemporalStability
 class JobOptions:
     """What every actor of a job needs: the core's settings (``Settings`` field names), the
     background, the output kind and format, and for videos the temporal smoothing and each
-    frame's budget of pixels (as ``client.video``'s ``--solve-pixels``)."""
+    frame's budget of pixels (as ``client.video``'s ``--solve-pixels``), and the composite's
+    effects (held steady over a video's frames, as the video command holds them)."""
 
     settings: dict[str, Any] = field(default_factory=dict)
     background: str | None = None
@@ -33,12 +36,19 @@ class JobOptions:
     if_no_person: str = "error"
     stability: TemporalStability | None = field(default_factory=TemporalStability)
     solve_pixels: int = DEFAULT_SOLVE_PIXELS
+    effects: Effects = NO_EFFECTS
 
     def __post_init__(self) -> None:
         if self.if_no_person not in NO_PERSON_CHOICES:
             raise ValueError(f"if_no_person must be one of {', '.join(NO_PERSON_CHOICES)}")
         if self.solve_pixels < 0:
             raise ValueError("solve_pixels must be 0 or more")
+        self.effects.validate()
+
+    def video_options(self) -> VideoOptions:
+        """How each video segment is made: one frame at a time on an actor."""
+        return VideoOptions(stability=self.stability, in_flight=1,
+                            solve_pixels=self.solve_pixels, effects=self.effects)
 
 
 @dataclass(frozen=True)
@@ -63,7 +73,8 @@ class Worker:
         """One photo's result, encoded."""
         pixels = self.replacer.replace_array(source, background=self.background,
                                        output=self.options.output,
-                                       if_no_person=self.options.if_no_person)
+                                       if_no_person=self.options.if_no_person,
+                                       effects=self.options.effects)
         return encode_image(pixels, self.options.fmt)
 
     def photo(self, source: str, target: str) -> str:
@@ -78,8 +89,7 @@ class Worker:
         partial = partial_path(target_path)
         try:
             times = matte_segment(self.replacer, Path(video), segment, zero, info,
-                                  self.background, self.options.stability, partial,
-                                  self.options.solve_pixels)
+                                  self.background, self.options.video_options(), partial)
             partial.replace(target_path)
         except BaseException:
             partial.unlink(missing_ok=True)

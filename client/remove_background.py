@@ -12,10 +12,10 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
+from background_replacement.arguments import add_effect_arguments, effects_given, number_type
 from background_replacement.background import DEFAULT_BACKGROUND, is_transparent_spec
 from background_replacement.client.local_service import LocalService
 from background_replacement.client.matting_client import (
@@ -46,10 +46,7 @@ from background_replacement.client.targets import (
 from background_replacement.client.watch import watch
 from background_replacement.files import find_images
 from background_replacement.params import (
-    EFFECT_PARAMETERS,
     TRIMAP_PARAMETERS,
-    Effects,
-    NumberRange,
     TrimapParams,
 )
 from background_replacement.people import PeopleChoice, parse_points
@@ -73,25 +70,6 @@ def _version() -> str:
         return metadata.version(PACKAGE)
     except metadata.PackageNotFoundError:
         return "unknown (not installed)"
-
-
-def _number(name: str, bounds: NumberRange) -> Callable[[str], float | int]:
-    """An argparse type for parameter ``name`` (trimap or effect): a number within its
-    range."""
-
-    def parse(text: str) -> float | int:
-        try:
-            value = int(text) if bounds.integer else float(text)
-        except ValueError:
-            kind = "an integer" if bounds.integer else "a number"
-            raise argparse.ArgumentTypeError(f"must be {kind}, got {text!r}") from None
-        if not bounds.low <= value <= bounds.high:
-            raise argparse.ArgumentTypeError(f"must be between {bounds.low:g} and "
-                                             f"{bounds.high:g}, got {text}")
-        return value
-
-    parse.__name__ = name  # argparse names the type in its messages
-    return parse
 
 
 def _point(text: str) -> tuple[float, float]:
@@ -167,7 +145,7 @@ def _add_people_arguments(parser: argparse.ArgumentParser) -> None:
                   "  the service's defaults for those not given")
     for name, bounds in TRIMAP_PARAMETERS.items():
         trimap.add_argument(f"--{name.replace('_', '-')}", dest=name,
-                            type=_number(name, bounds), metavar="N",
+                            type=number_type(name, bounds), metavar="N",
                             help=f"{bounds.low:g} to {bounds.high:g} "
                                  f"(default: {bounds.default:g})")
 
@@ -197,24 +175,6 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
                             "and --api-key are not used")
     add_server_argument(where, "-s")
     add_api_key_argument(where)
-
-
-def add_effect_arguments(parser: argparse.ArgumentParser) -> None:
-    """The composite's effects as options (``--harmonise 0.5``, …), from ``EFFECT_PARAMETERS``;
-    shared with ``remove-background-video``."""
-    group = parser.add_argument_group(
-        "effects", "  on a composite over a picture, blur or colour; all off by default")
-    for name, bounds in EFFECT_PARAMETERS.items():
-        group.add_argument(f"--{name.replace('_', '-')}", dest=name,
-                           type=_number(name, bounds), metavar="N",
-                           help=f"{bounds.help}: {bounds.low:g} to {bounds.high:g} "
-                                f"(default: {bounds.default:g})")
-
-
-def effects_given(args: argparse.Namespace) -> Effects:
-    """The effects the command line asked for; the others keep their defaults."""
-    return Effects(**{name: float(getattr(args, name)) for name in EFFECT_PARAMETERS
-                      if getattr(args, name) is not None})
 
 
 def _fields(args: argparse.Namespace) -> dict[str, str]:

@@ -29,6 +29,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from background_replacement.arguments import add_effect_arguments, effects_given
 from background_replacement.client.matting_client import (
     DEFAULT_SERVER,
     MattingClient,
@@ -37,7 +38,6 @@ from background_replacement.client.matting_client import (
     add_server_argument,
     server_url,
 )
-from background_replacement.client.remove_background import add_effect_arguments, effects_given
 from background_replacement.client.service_matting import ServiceMatting
 from background_replacement.video.backdrops import BACKGROUND_ENDS
 from background_replacement.video.engine import (

@@ -28,6 +28,7 @@ from background_replacement.batch.results import (
     write_atomically,
 )
 from background_replacement.batch.video import HALF_LEVEL, plan_segments, warm_up_frames
+from background_replacement.params import NO_EFFECTS, Effects
 from background_replacement.video.temporal import TemporalStability
 
 
@@ -127,10 +128,12 @@ def test_results_are_named_inside_the_destination(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_video_in_one_segment_comes_out_as_client_video_makes_it(tmp_path):
+@pytest.mark.parametrize("effects", [NO_EFFECTS, Effects(harmonise=0.8, light_wrap=0.6,
+                                                         shadow=0.7)], ids=["plain", "effects"])
+def test_a_video_in_one_segment_comes_out_as_client_video_makes_it(tmp_path, effects):
     """Batch drives the video command's engine (each frame within its per-frame budget of
-    pixels) and sink: a 640×480 clip, matted whole by a worker and joined, gives the video
-    command's frames within 1/255."""
+    pixels, the effects held steady) and sink: a 640×480 clip, matted whole by a worker and
+    joined, gives the video command's frames within 1/255."""
     import imageio_ffmpeg
 
     from background_replacement.batch.video import Segment, first_frame_time, join_segments
@@ -147,13 +150,14 @@ def test_a_video_in_one_segment_comes_out_as_client_video_makes_it(tmp_path):
     info = probe(clip)
     assert info.width * info.height > DEFAULT_SOLVE_PIXELS, "a frame the budget shrinks"
     worker = Worker(JobOptions({"segmenter": "selfie", "matter": "closed-form"},
-                               background="green"), threads=0)
+                               background="green", effects=effects), threads=0)
     done = worker.segment(str(clip), Segment(0, Fraction(0), None, Fraction(0)),
                           first_frame_time(clip), info, str(tmp_path / "whole.mkv"))
     batch = tmp_path / "batch.mov"
     join_segments([(tmp_path / "whole.mkv", done.times)], clip, info, batch, False)
     command = replace_background(clip, tmp_path / "command.mov", background="green",
-                                 matting=LocalMatting(worker.replacer), progress=False)
+                                 matting=LocalMatting(worker.replacer), progress=False,
+                                 effects=effects)
     assert command.frames == len(done.times) == 12
     for ours, theirs in zip(read_frames(batch), read_frames(command.path), strict=True):
         # Equal here; the bound leaves room for a solver's thread-order rounding only (matted
@@ -174,3 +178,26 @@ def test_a_transparent_result_in_jpeg_is_refused_before_anything_starts(tmp_path
         assert "JPEG has no alpha channel" in capsys.readouterr().err
     for fine in (["--format", "webp", "--background", "transparent"], ["--format", "jpeg"]):
         assert parse_arguments([str(photos), str(tmp_path / "out"), *fine]).input == photos
+
+
+@pytest.mark.slow
+def test_a_photo_takes_the_effects_the_command_line_gives(tmp_path):
+    from background_replacement.batch.cli import job_options, parse_arguments
+    from background_replacement.batch.worker import Worker
+    from background_replacement.images import encode_image
+    from tests.conftest import shared_data
+
+    photos = tmp_path / "in"
+    photos.mkdir()
+    args = parse_arguments([str(photos), str(tmp_path / "out"), "--background", "sky",
+                            "--harmonise", "0.9", "--shadow", "0.8", "--segmenter", "selfie",
+                            "--matter", "closed-form"])
+    options = job_options(args, video=False)
+    assert options.effects == Effects(harmonise=0.9, shadow=0.8)
+    worker = Worker(options, threads=0)
+    photo = next(shared_data("portraits-dev", "images").glob("*.jpg"))
+    with_effects = worker.photo_bytes(photo)
+    assert with_effects == encode_image(worker.replacer.replace_array(
+        photo, background="sky", effects=options.effects), "png")
+    assert with_effects != encode_image(worker.replacer.replace_array(photo, background="sky"),
+                                        "png")

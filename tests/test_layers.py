@@ -118,3 +118,12 @@ def test_the_client_imports_nothing_from_the_services():
     protocol = {f"{NAMESPACE}.service_common", f"{NAMESPACE}.service_common.protocol"}
     assert f"{NAMESPACE}.service_common.protocol" in loaded
     assert within(loaded, SERVICES) <= protocol
+
+
+def test_batch_imports_neither_the_services_nor_the_client():
+    batch = [name for name in module_files()
+             if within({name}, (f"{NAMESPACE}.batch",)) and not name.endswith("__main__")]
+    assert f"{NAMESPACE}.batch.worker" in batch
+    loaded = modules_loaded_by("import importlib\n"
+                               f"for name in {batch!r}: importlib.import_module(name)")
+    assert not within(loaded, (*SERVICES, f"{NAMESPACE}.client"))
