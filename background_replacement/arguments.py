@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from background_replacement.params import EFFECT_PARAMETERS, Effects, NumberRange, number_field
 
@@ -23,15 +23,23 @@ def number_type(name: str, bounds: NumberRange) -> Callable[[str], float | int]:
     return parse
 
 
-def add_effect_arguments(parser: argparse.ArgumentParser) -> None:
-    """The composite's effects as options (``--harmonise 0.5``, …), from ``EFFECT_PARAMETERS``."""
-    group = parser.add_argument_group(
-        "effects", "  on a composite over a picture, blur or colour; all off by default")
-    for name, bounds in EFFECT_PARAMETERS.items():
+def add_parameter_options(group: argparse._ArgumentGroup,
+                          table: Mapping[str, NumberRange]) -> None:
+    """One option a parameter of ``table`` (``--kernel-size N``), range-checked, its help
+    giving the range and the default."""
+    for name, bounds in table.items():
+        lead = f"{bounds.help}: " if bounds.help else ""
         group.add_argument(f"--{name.replace('_', '-')}", dest=name,
                            type=number_type(name, bounds), metavar="N",
-                           help=f"{bounds.help}: {bounds.low:g} to {bounds.high:g} "
+                           help=f"{lead}{bounds.low:g} to {bounds.high:g} "
                                 f"(default: {bounds.default:g})")
+
+
+def add_effect_arguments(parser: argparse.ArgumentParser) -> None:
+    """The composite's effects as options (``--harmonise 0.5``, …), from ``EFFECT_PARAMETERS``."""
+    add_parameter_options(parser.add_argument_group(
+        "effects", "  on a composite over a picture, blur or colour; all off by default"),
+        EFFECT_PARAMETERS)
 
 
 def effects_given(args: argparse.Namespace) -> Effects:

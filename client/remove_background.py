@@ -15,7 +15,11 @@ import threading
 from importlib import metadata
 from pathlib import Path
 
-from background_replacement.arguments import add_effect_arguments, effects_given, number_type
+from background_replacement.arguments import (
+    add_effect_arguments,
+    add_parameter_options,
+    effects_given,
+)
 from background_replacement.background import DEFAULT_BACKGROUND, is_transparent_spec
 from background_replacement.client.local_service import LocalService
 from background_replacement.client.matting_client import (
@@ -143,11 +147,7 @@ def _add_people_arguments(parser: argparse.ArgumentParser) -> None:
     trimap = parser.add_argument_group(
         "trimap", "  detection and trimap parameters: /matte's form fields of the same names;\n"
                   "  the service's defaults for those not given")
-    for name, bounds in TRIMAP_PARAMETERS.items():
-        trimap.add_argument(f"--{name.replace('_', '-')}", dest=name,
-                            type=number_type(name, bounds), metavar="N",
-                            help=f"{bounds.low:g} to {bounds.high:g} "
-                                 f"(default: {bounds.default:g})")
+    add_parameter_options(trimap, TRIMAP_PARAMETERS)
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
