@@ -23,7 +23,7 @@ Budgets. There are two, and they apply to different things, each at most once:
 A frame within its budget is matted by the matter as any picture is: the matter's budget
 applies to the shrunk frame only if its solve is still over it (with the defaults hardly ever:
 a 320×240 frame has 76,800 pixels, under FBA's 250,000, and its unknown band is a small part of
-them, under closed-form's 40,000), and then the same rule brings the solve back to the shrunk
+them, under closed-form's 20,000), and then the same rule brings the solve back to the shrunk
 frame, and the frame's to the frame: one rule, each step guided by the picture at its own
 size, never two rules one after the other. A photo has no frame budget: only the matter's.
 """
