@@ -7,18 +7,31 @@ key a line, ``#`` comments), never from the repository. They are compared in con
 never logged. GET routes (health checks, the OpenAPI document, the page and its files) stay open
 to requests without a key. A refused request is answered before its body is parsed and takes
 no in-flight slot; behind the front (``service_common.front``) its body arrives at loopback speed,
-since nginx has read it within the front's size and time limits.
+since nginx has read it within the front's size and time limits. A client that sends
+``BAD_KEYS_ALLOWED`` wrong keys within ``BAD_KEY_WINDOW_S`` is refused with 429 and
+``Retry-After`` until that window ends, whatever key it sends meanwhile, so keys cannot be
+guessed at the service's speed (counted per worker process).
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, Request, request
 
 from background_replacement.service_common.errors import error_response
 from background_replacement.service_common.protocol import API_KEY_HEADER as HEADER
+
+BAD_KEYS_ALLOWED = 20  # wrong keys a client may send ...
+BAD_KEY_WINDOW_S = 60.0  # ... within this many seconds
+TRACKED_CLIENTS = 10_000  # clients remembered at once; the longest-quiet are forgotten first
 
 
 def load_keys(inline: str, path: str) -> frozenset[str]:
@@ -48,18 +61,71 @@ def is_valid_key(given: str | None, keys: frozenset[str]) -> bool:
     return found
 
 
+class BadKeys:
+    """Wrong keys by client: a client's count starts with its first wrong key and lasts
+    ``window`` seconds; at ``allowed`` wrong keys the client is locked out until it ends."""
+
+    def __init__(self, allowed: int = BAD_KEYS_ALLOWED, window: float = BAD_KEY_WINDOW_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.allowed, self.window, self.clock = allowed, window, clock
+        self._counts: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def locked_for(self, client: str) -> float:
+        """Seconds ``client`` stays locked out (0: not locked)."""
+        with self._lock:
+            started, count = self._current(client)
+            return started + self.window - self.clock() if count >= self.allowed else 0.0
+
+    def failed(self, client: str) -> None:
+        """Count one wrong key from ``client``."""
+        with self._lock:
+            started, count = self._current(client)
+            self._counts[client] = (started, count + 1)
+            self._counts.move_to_end(client)
+            while len(self._counts) > TRACKED_CLIENTS:
+                self._counts.popitem(last=False)
+
+    def _current(self, client: str) -> tuple[float, int]:
+        now = self.clock()
+        started, count = self._counts.get(client, (now, 0))
+        return (now, 0) if now >= started + self.window else (started, count)
+
+
+def client_address(incoming: Request) -> str:
+    """Who sent the request: the address the front saw (the last ``X-Forwarded-For`` entry,
+    which nginx appends) when it came through the front on loopback, else the peer's."""
+    peer = incoming.remote_addr or ""
+    forwarded = incoming.headers.get("X-Forwarded-For", "")
+    try:
+        through_front = ipaddress.ip_address(peer).is_loopback and forwarded
+    except ValueError:
+        through_front = False
+    return forwarded.rsplit(",", 1)[-1].strip() if through_front else peer
+
+
 def require_api_keys(app: Flask, keys: frozenset[str]) -> None:
     """Answer a POST without a valid key, or any request with an invalid one, with 403 JSON;
     do nothing when ``keys`` is empty."""
     if not keys:
         return
+    bad_keys = BadKeys()
 
     @app.before_request
     def _check_key():
         given = request.headers.get(HEADER)
-        if (request.method != "POST" and given is None) or is_valid_key(given, keys):
+        if request.method != "POST" and given is None:
+            return None
+        client = client_address(request)
+        locked = bad_keys.locked_for(client)
+        if locked > 0:
+            return error_response(429, "too_many_wrong_keys",
+                                  "Too many wrong API keys from here; try again later.",
+                                  {"Retry-After": str(math.ceil(locked))})
+        if is_valid_key(given, keys):
             return None
         if given is None:
             return error_response(403, "api_key_missing",
                                   f"This service needs an API key in the {HEADER} header.")
+        bad_keys.failed(client)
         return error_response(403, "api_key_invalid", f"The {HEADER} header holds no valid key.")

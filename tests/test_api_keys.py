@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import pytest
 import requests
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
 
-from background_replacement.service_common.api_keys import HEADER, is_valid_key, load_keys
+from background_replacement.service_common.api_keys import (
+    BAD_KEY_WINDOW_S,
+    BAD_KEYS_ALLOWED,
+    HEADER,
+    BadKeys,
+    client_address,
+    is_valid_key,
+    load_keys,
+)
 from testing.commands import PHOTO_COMMAND, VIDEO_COMMAND
 
 pytestmark = pytest.mark.slow
@@ -185,3 +195,50 @@ def test_the_video_command_sends_a_key(keyed, tmp_path):
     done = run("--api-key", MATTING_KEYS[0])
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out.mp4").stat().st_size > 0
+
+
+def test_a_client_sending_wrong_keys_is_locked_out_for_the_window():
+    now = [100.0]
+    bad = BadKeys(allowed=3, window=60.0, clock=lambda: now[0])
+    for _ in range(2):
+        bad.failed("a")
+    assert bad.locked_for("a") == 0.0
+    now[0] += 10
+    bad.failed("a")  # the third within the window of the first
+    assert bad.locked_for("a") == pytest.approx(50.0)
+    assert bad.locked_for("b") == 0.0  # another client is not touched
+    now[0] += 50
+    assert bad.locked_for("a") == 0.0  # the window ended: a fresh count
+    bad.failed("a")
+    assert bad.locked_for("a") == 0.0
+
+
+def test_the_client_is_the_address_the_front_saw():
+    def seen(peer: str, forwarded: str | None) -> str:
+        headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+        return client_address(Request(EnvironBuilder(headers=headers,
+                                                     environ_base={"REMOTE_ADDR": peer})
+                                      .get_environ()))
+
+    assert seen("127.0.0.1", "203.0.113.9, 198.51.100.4") == "198.51.100.4"  # nginx's entry
+    assert seen("127.0.0.1", None) == "127.0.0.1"
+    assert seen("192.0.2.10", "198.51.100.4") == "192.0.2.10"  # not through the front
+
+
+def test_wrong_keys_lock_that_client_out_not_others(keyed):
+    _, matting = keyed
+    url = matting.url + "/matte"
+
+    def send(key: str, client: str) -> requests.Response:
+        return requests.post(url, headers={HEADER: key, "X-Forwarded-For": client}, timeout=60)
+
+    guesser, neighbour = "198.51.100.7", "198.51.100.8"
+    assert [send(f"guess-{n}", guesser).status_code
+            for n in range(BAD_KEYS_ALLOWED)] == [403] * BAD_KEYS_ALLOWED
+    locked = send(MATTING_KEYS[0], guesser)  # even the right key, until the window ends
+    assert locked.status_code == 429, locked.text
+    assert locked.json()["error"]["code"] == "too_many_wrong_keys"
+    assert 0 < int(locked.headers["Retry-After"]) <= BAD_KEY_WINDOW_S
+    assert send(MATTING_KEYS[0], neighbour).status_code == 400  # past the key: no image sent
+    assert requests.get(matting.url + "/healthz", headers={"X-Forwarded-For": guesser},
+                        timeout=60).status_code == 200
