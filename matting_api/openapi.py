@@ -85,7 +85,7 @@ def _matte_path() -> dict[str, Any]:
                     "X-Background", "Server-Timing")} | {
                 "X-Effects": {"schema": {"type": "string"}, "description": EFFECTS_HEADER}},
                 "content": {mimetype(fmt): {"schema": BINARY_FILE} for fmt in ENCODE_FORMATS}},
-            **error_responses(400, 403, 413, 415, 422, 502, 503, 504)}}}
+            **error_responses(400, 403, 429, 413, 415, 422, 502, 503, 504)}}}
 
 
 def _photo_paths() -> dict[str, Any]:
@@ -100,7 +100,7 @@ def _photo_paths() -> dict[str, Any]:
             "responses": {"200": {"description": "Every person found; index is what "
                                                  "'people' takes.",
                                   "content": {"application/json": {"schema": PEOPLE_SCHEMA}}},
-                          **error_responses(400, 403, 413, 415, 502, 503, 504)}}},
+                          **error_responses(400, 403, 429, 413, 415, 502, 503, 504)}}},
         "/preview": {"post": {
             "summary": "The image as this service reads it, upright: a JPEG, or a PNG when it "
                        "has alpha (for the page, where the browser cannot show the format).",
@@ -108,7 +108,7 @@ def _photo_paths() -> dict[str, Any]:
             "responses": {"200": {"description": "The decoded image at its upright size.",
                                   "content": {mime: {"schema": BINARY_FILE}
                                               for mime in ("image/jpeg", "image/png")}},
-                          **error_responses(400, 403, 413, 415, 503)}}},
+                          **error_responses(400, 403, 429, 413, 415, 503)}}},
     }
 
 

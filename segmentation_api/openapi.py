@@ -36,7 +36,7 @@ def _segment_operation(summary: str, answer: str) -> dict[str, Any]:
                 "X-Segmenter": {"schema": {"type": "string"}},
                 "Server-Timing": {"schema": {"type": "string"}}},
                 "content": {"image/png": {"schema": BINARY_FILE}}},
-            **error_responses(400, 403, 413, 415, 422, 503)}}}
+            **error_responses(400, 403, 429, 413, 415, 422, 503)}}}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -55,7 +55,7 @@ def openapi_document() -> dict[str, Any]:
                                                "score_threshold"]}, ["image"]),
             "responses": {"200": {"description": "Every person found (none is not an error).",
                                   "content": {"application/json": {"schema": PEOPLE_SCHEMA}}},
-                          **error_responses(400, 403, 413, 415, 503)}}},
+                          **error_responses(400, 403, 429, 413, 415, 503)}}},
         "/healthz": json_get("The process is alive.", LIVENESS),
         "/readyz": json_get("The model is loaded.", HEALTH),
     })

@@ -27,6 +27,8 @@ ERROR_MEANINGS = {
     403: "API keys are configured and the X-Api-Key header holds none of them.",
     404: "No such path, or nothing of that name.",
     405: "Method not allowed on this path.",
+    429: "Too many wrong API keys from this client within a minute: refused until it ends "
+         "(retry after Retry-After seconds).",
     413: f"The upload is too large: bytes, pixels or a side over {MAX_IMAGE_SIDE} (read from "
          "the image header), or the request's images together have more pixels than the "
          "service works on at once (MAX_PIXELS_IN_FLIGHT).",
@@ -92,7 +94,7 @@ PEOPLE_SCHEMA = {"type": "object", "properties": {
 def error_responses(*statuses: int) -> dict[str, Any]:
     """Contract JSON error responses for the given statuses."""
     return {str(status): {"description": ERROR_MEANINGS[status], "content": {
-        "application/json": {"schema": ERROR_SCHEMA}}} for status in statuses}
+        "application/json": {"schema": ERROR_SCHEMA}}} for status in sorted(statuses)}
 
 
 def multipart_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:

@@ -28,6 +28,8 @@ ERROR_MEANINGS = {
     400: "A parameter is malformed or refused (image_url, bg_image_url, a type other than "
          "people), the image is unreadable or too large, or no person is found.",
     403: "API keys are configured and the X-Api-Key header holds none of them.",
+    429: "Too many wrong API keys from this client within a minute: refused until it ends "
+         "(retry after Retry-After seconds).",
     502: "The segmentation service answered something unusable.",
     503: "Overloaded (retry after Retry-After seconds) or the segmentation service is down.",
     504: "The segmentation service did not answer in time.",
