@@ -36,14 +36,12 @@ from background_replacement.service_common.form_fields import (
 )
 from background_replacement.service_common.http import (
     add_common_routes,
-    configure_app,
     decode_upload,
+    new_service,
     read_upload,
     takes_slot,
 )
-from background_replacement.service_common.memory import limit_malloc_arenas
 from background_replacement.service_common.pixel_budget import charge_pixels
-from background_replacement.service_common.settings import load_service_settings
 from background_replacement.service_common.uploads import (
     ENCODE_FORMATS,
     MAX_IMAGE_SIDE,
@@ -221,12 +219,8 @@ def readyz() -> Response:
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the matting service; loads and warms its model and backgrounds once, here."""
-    settings, service = load_service_settings(overrides)  # pipeline's, HTTP edge's
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    limit_malloc_arenas()
-    app = Flask(__name__, static_folder=None)  # no /static/ route: nothing is there
-    configure_app(app, service, uploads=4)  # image, background, trimap, hint
+    app, settings, service = new_service(__name__, overrides,
+                                         uploads=4)  # image, background, trimap, hint
     matter = load_matter(settings)
     threads = configure_threads(settings.threads)
     warm_up(matter=matter)

@@ -23,12 +23,10 @@ from background_replacement.service_common.form_fields import (
 )
 from background_replacement.service_common.http import (
     add_common_routes,
-    configure_app,
     decode_upload,
+    new_service,
     read_upload,
 )
-from background_replacement.service_common.memory import limit_malloc_arenas
-from background_replacement.service_common.settings import load_service_settings
 from background_replacement.service_common.uploads import encode_image
 from background_replacement.timing import StageTimer
 
@@ -116,13 +114,8 @@ def readyz() -> Response:
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the segmentation service; loads and warms its model once, here."""
-    settings, service = load_service_settings(overrides)  # pipeline's, HTTP edge's
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    limit_malloc_arenas()
-    app = Flask(__name__, static_folder=None)  # no /static/ route: nothing is there
     # SEGMENTATION_API_KEY is the key the matting service sends: one variable sets both ends.
-    configure_app(app, service, own_key=service.segmentation_api_key)
+    app, settings, _ = new_service(__name__, overrides, keyed_by_segmentation_key=True)
     segmenter = load_segmenter(settings)
     threads = configure_threads(settings.threads)
     warm_up(segmenter=segmenter)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
+from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -15,19 +17,37 @@ from background_replacement.service_common.errors import (
     error_response,
     register_error_handlers,
 )
-from background_replacement.service_common.memory import release_free_memory
+from background_replacement.service_common.memory import limit_malloc_arenas, release_free_memory
 from background_replacement.service_common.pixel_budget import (
     PixelBudget,
     charge_pixels,
     release_pixels,
 )
-from background_replacement.service_common.settings import ServiceSettings
+from background_replacement.service_common.settings import ServiceSettings, load_service_settings
 from background_replacement.service_common.uploads import DecodedImage, decode_image
+from background_replacement.settings import Settings
 
 # Room for the form fields beside the largest accepted upload(s).
 _MULTIPART_SLACK = 1024 * 1024
 # On every answer of both services (and of the front's own error answers).
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+
+def new_service(import_name: str, overrides: Mapping[str, Any] | None, *, uploads: int = 1,
+                keyed_by_segmentation_key: bool = False,
+                ) -> tuple[Flask, Settings, ServiceSettings]:
+    """A service's Flask app with what every service needs (``configure_app``), logging and the
+    allocator set up, and its two settings: the pipeline's and the HTTP edge's, from the
+    environment and ``overrides``. ``keyed_by_segmentation_key``: ``SEGMENTATION_API_KEY`` is
+    one of its keys (the segmentation service: one variable sets both ends)."""
+    settings, service = load_service_settings(overrides)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    limit_malloc_arenas()
+    app = Flask(import_name, static_folder=None)  # no /static/ route: nothing is there
+    own_key = service.segmentation_api_key if keyed_by_segmentation_key else ""
+    configure_app(app, service, uploads=uploads, own_key=own_key)
+    return app, settings, service
 
 
 def configure_app(app: Flask, settings: ServiceSettings, uploads: int = 1,
