@@ -14,6 +14,7 @@ from background_replacement.segmenters.pose import (
     distinct,
     fuse,
     merged,
+    person_score,
     same_body,
     tiles,
 )
@@ -41,6 +42,19 @@ def test_one_body_found_twice_is_kept_once_and_two_bodies_twice():
     kept = distinct([again, other, hips, one])
     assert kept == [one, other], "the same face, or the same hips and reach: one person"
     assert abs(one.rotation) < 1e-6, "hips below the body point: upright"
+
+
+def test_the_landmark_models_confidence_counts_only_with_its_head_in_the_body_found():
+    # Hips at (100, 200), the body's circle 100 px around them.
+    weak = detection_from_keypoints(0.5, (90, 80, 110, 100), (100.0, 200.0), (100.0, 100.0))
+    landmarks = np.zeros((33, 3), np.float32)
+    landmarks[:, 2] = 0.98
+    landmarks[0, :2] = (104, 120)  # the nose inside the detected body
+    assert person_score(weak, landmarks) == pytest.approx(0.98)
+    landmarks[0, :2] = (230, 150)  # a head the detector did not see: its own score
+    assert person_score(weak, landmarks) == pytest.approx(0.5)
+    landmarks[0, :2] = (160, 130)  # off the face box, still in the body
+    assert person_score(weak, landmarks) == pytest.approx(0.98)
 
 
 def _body(x: float, width: int = 1000, height: int = 200, score: float = 0.9) -> Body:
