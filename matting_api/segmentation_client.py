@@ -114,9 +114,9 @@ class SegmentationClient:
             code, message = str(error["code"]), str(error["message"])
         except Exception:
             code, message = "unknown", response.text[:200]
-        if response.status_code == 403:
-            # The segmentation service wants a key this service was not given: a set-up fault,
-            # not the client's.
+        if _refuses_the_key(response):
+            # The segmentation service wants a key this service was not given (or, after many
+            # such requests, locks it out): a set-up fault, not the client's.
             return ApiError(502, "segmentation_forbidden",
                             f"The segmentation service refused this service's API key ({code}); "
                             "set SEGMENTATION_API_KEY to one of its keys.")
@@ -140,6 +140,18 @@ class SegmentationClient:
             response = self.session.get(f"{self.base_url}/readyz", timeout=(1.0, 2.0))
         except requests.RequestException:
             return "The segmentation service cannot be reached."
-        if response.status_code == 403:
+        if _refuses_the_key(response):
             return "The segmentation service refuses this service's SEGMENTATION_API_KEY."
         return "" if response.ok else "The segmentation service is not ready."
+
+
+def _refuses_the_key(response: requests.Response) -> bool:
+    """Whether the segmentation service refused this service's key: 403, or 429 once it has
+    refused it too often (``service_common.api_keys``)."""
+    if response.status_code == 403:
+        return True
+    try:
+        return response.status_code == 429 and \
+            response.json()["error"]["code"] == "too_many_wrong_keys"
+    except (ValueError, KeyError, TypeError):
+        return False

@@ -242,3 +242,22 @@ def test_wrong_keys_lock_that_client_out_not_others(keyed):
     assert send(MATTING_KEYS[0], neighbour).status_code == 400  # past the key: no image sent
     assert requests.get(matting.url + "/healthz", headers={"X-Forwarded-For": guesser},
                         timeout=60).status_code == 200
+
+
+def test_a_locked_out_matting_service_still_says_its_key_is_wrong(start_service, astronaut_png):
+    """The segmentation service locks out a matting service that keeps sending a stale key;
+    the matting service goes on answering 502 segmentation_forbidden, never the 429."""
+    segmentation = start_service("segmentation_api", {"SEGMENTER": "selfie",
+                                                      "API_KEYS": SEGMENTATION_KEY})
+    stale = start_service("matting_api", {"MATTER": "closed-form",
+                                          "SEGMENTATION_URL": segmentation.url,
+                                          "SEGMENTATION_API_KEY": "stale-key"},
+                          ready_path="/healthz")
+    codes = {post(stale.url + "/matte", astronaut_png).json()["error"]["code"]
+             for _ in range(BAD_KEYS_ALLOWED + 2)}
+    assert codes == {"segmentation_forbidden"}
+    locked = requests.post(segmentation.url + "/trimap", headers={HEADER: "stale-key"},
+                           timeout=60)
+    assert locked.status_code == 429  # the lockout did happen
+    assert "SEGMENTATION_API_KEY" in requests.get(stale.url + "/readyz", timeout=10).json()[
+        "error"]["message"]
