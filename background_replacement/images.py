@@ -1,18 +1,23 @@
-"""Any image a caller has → ``Photo``: RGB uint8 H×W×3 with EXIF orientation applied, and the
-image's own alpha channel (float32 H×W in [0, 1]) when it has one. The services decode uploads
+"""Any image a caller has → ``Photo``: RGB uint8 H×W×3 in sRGB (an embedded colour profile
+converted) with EXIF orientation applied, and the image's own alpha channel (float32 H×W in
+[0, 1]) when it has one. The services decode uploads
 with the same conversion, after checking their limits; results are encoded here for all
 (``encode_image``)."""
 
 from __future__ import annotations
 
+import functools
 import io
+import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pi_heif
-from PIL import Image, ImageOps
+from PIL import Image, ImageCms, ImageOps
+
+log = logging.getLogger(__name__)
 
 # HEIC/HEIF through pi-heif (libheif and libde265, LGPL; decoding only). Pillow reads AVIF
 # itself (its wheels bundle libavif).
@@ -81,13 +86,39 @@ def _pixels(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return np.asarray(image.convert("RGB")), None
 
 
+@functools.cache
+def _srgb() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def in_srgb(image: Image.Image) -> Image.Image:
+    """``image`` with its colours converted from its embedded ICC profile to sRGB (relative
+    colorimetric), so that its pixels look as the photo did once written without a profile
+    (results are untagged, which viewers read as sRGB): an iPhone's Display P3, Adobe RGB, a
+    CMYK JPEG's press profile. As it is where it has no profile, an sRGB one, a mode without
+    colours to convert (gray, palette), or a profile LittleCMS cannot use."""
+    icc = image.info.get("icc_profile")
+    if not icc or image.mode not in ("RGB", "RGBA", "CMYK"):
+        return image
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in ImageCms.getProfileDescription(profile).lower():
+            return image
+        return ImageCms.profileToProfile(
+            image, profile, _srgb(), renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+            outputMode="RGBA" if image.mode == "RGBA" else "RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError) as exc:
+        log.warning("colour profile ignored, pixels read as stored: %s", exc)
+        return image
+
+
 def photo_from_pil(image: Image.Image) -> Photo:
-    """The first frame of an opened Pillow image, decoded, upright, as a ``Photo``."""
+    """The first frame of an opened Pillow image, decoded, upright, in sRGB, as a ``Photo``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         image.seek(0)  # An animated image is read as its first frame.
         image.load()
-        image = ImageOps.exif_transpose(image)
+        image = in_srgb(ImageOps.exif_transpose(image))
         rgb, alpha = _pixels(image)
     return Photo(np.ascontiguousarray(rgb), alpha)
 
