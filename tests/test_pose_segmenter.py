@@ -16,6 +16,7 @@ from background_replacement.segmenters.pose import (
     merged,
     person_score,
     same_body,
+    subjects,
     tiles,
 )
 from background_replacement.segmenters.pose_graphs import detection_from_keypoints
@@ -82,6 +83,27 @@ def test_touching_bodies_are_split_along_their_skeletons():
     assert split[0][:, 105:].max() == 0 and split[1][:, :95].max() == 0
     assert probability[100, 10] > 0.9 and probability[100, 189] > 0.9
     assert probability[100, 200:].max() == 0
+
+
+def _standing(x: int, top: int, feet: int) -> Body:
+    """A body whose mask spans rows ``top`` to ``feet`` at column ``x`` of a 1000×1000 photo."""
+    mask = np.zeros((1000, 1000), np.float32)
+    mask[top:feet + 1, x:x + 40] = 1.0
+    return Body(mask, np.zeros((33, 3), np.float32), 0.9)
+
+
+def test_people_behind_the_subjects_must_be_taller_to_count_than_those_beside_them():
+    grown_up = _standing(100, 100, 899)  # 800 px, feet on row 899
+    child = _standing(200, 460, 899)  # 440 px (0.55) beside them: the same ground line
+    tiny = _standing(300, 600, 899)  # 300 px (0.375) beside them: too small in any place
+    passer_by = _standing(400, 200, 639)  # 440 px, feet 260 px higher: further back
+    near_line = _standing(500, 420, 859)  # 440 px, feet 40 px (5 %) higher: still beside
+    tall_behind = _standing(600, 100, 599)  # 500 px (0.625), further back
+    everyone = [grown_up, child, tiny, passer_by, near_line, tall_behind]
+    kept = [next(i for i, one in enumerate(everyone) if one is body)
+            for body in subjects(everyone)]
+    assert kept == [0, 1, 4, 5], "the passer-by and the tiny one are the scene behind"
+    assert subjects([]) == []
 
 
 def test_small_people_get_a_narrower_band_and_large_ones_the_parameters_band():
