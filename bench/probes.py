@@ -196,9 +196,23 @@ def bomb_probes(service: Production) -> dict[str, str]:
         }
 
 
+def answered_after_headers(port: int, head: bytes) -> str:
+    """The status line answered to ``head`` alone (its body never sent), and how soon."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+        sock.sendall(head)
+        started = time.monotonic()
+        try:
+            first = sock.recv(200).split(b"\r\n", 1)[0].decode(errors="replace")
+        except TimeoutError:
+            return "no answer in 15 s"
+        return f"{first or 'closed'} after {time.monotonic() - started:.1f} s"
+
+
 def key_probes(service: Production) -> dict[str, str]:
     segmentation = f"http://127.0.0.1:{service.segmentation_port}"
     return {
+        "wrong key, 1 MB upload promised, not sent": answered_after_headers(
+            service.port, upload_head("/matte", "wrong-key-0123456789")),
         "API_KEYS only: keyed /matte": str(matte(service.url, {"image": PHOTO})),
         "API_KEYS only: /readyz": str(requests.get(service.url + "/readyz", timeout=10)
                                       .status_code),

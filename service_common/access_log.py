@@ -1,4 +1,5 @@
-"""gunicorn's access log without secrets: a key put in a URL's query string is masked.
+"""gunicorn's access log without secrets: a key put in a URL's query string is masked. The
+front's key checks that let a request in are not logged (the request itself is, once).
 
 The services take keys only in the ``X-Api-Key`` header (never logged), but a careless client
 may still send ``?api_key=…``: the request is refused, and its URL must not carry the key into
@@ -10,6 +11,8 @@ from __future__ import annotations
 import re
 
 from gunicorn.glogging import Logger
+
+from background_replacement.service_common.api_keys import KEY_CHECK_PATH
 
 # A query parameter whose name says it holds a secret, and its value.
 _SECRET_PARAMETER = re.compile(
@@ -28,6 +31,11 @@ def mask_secrets(text: str) -> str:
 
 class MaskingLogger(Logger):
     """gunicorn's logger, with secrets in URLs masked in every access log line."""
+
+    def access(self, resp, req, environ, request_time):
+        if req.path == KEY_CHECK_PATH and str(resp.status).startswith("204"):
+            return
+        super().access(resp, req, environ, request_time)
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)

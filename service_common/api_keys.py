@@ -6,8 +6,9 @@ Keys come from the environment (``API_KEYS``, comma-separated) or a file (``API_
 key a line, ``#`` comments), never from the repository. They are compared in constant time and
 never logged. GET routes (health checks, the OpenAPI document, the page and its files) stay open
 to requests without a key. A refused request is answered before its body is parsed and takes
-no in-flight slot; behind the front (``service_common.front``) its body arrives at loopback speed,
-since nginx has read it within the front's size and time limits. A client that sends
+no in-flight slot. Behind the front (``service_common.front``) nginx asks ``KEY_CHECK_PATH``
+about each request's key as soon as its headers have arrived, and refuses a wrong or missing
+one itself, without reading or buffering the upload. A client that sends
 ``BAD_KEYS_ALLOWED`` wrong keys within ``BAD_KEY_WINDOW_S`` is refused with 429 and
 ``Retry-After`` until that window ends, whatever key it sends meanwhile, so keys cannot be
 guessed at the service's speed (counted per worker process).
@@ -32,6 +33,16 @@ from background_replacement.service_common.protocol import API_KEY_HEADER as HEA
 BAD_KEYS_ALLOWED = 20  # wrong keys a client may send ...
 BAD_KEY_WINDOW_S = 60.0  # ... within this many seconds
 TRACKED_CLIENTS = 10_000  # clients remembered at once; the longest-quiet are forgotten first
+# The answers to a refused key, by code; the front serves the same bodies.
+KEY_ERRORS = {"api_key_missing": f"This service needs an API key in the {HEADER} header.",
+              "api_key_invalid": f"The {HEADER} header holds no valid key."}
+# Where the front asks about a request's key before reading its body (nginx's auth_request):
+# headers only, the request's method in ORIGINAL_METHOD; 204 to let it in, 403 with the error
+# code in KEY_ERROR_HEADER to refuse it. A client locked out for wrong keys is let in, to be
+# answered 429 with its Retry-After by the service itself.
+KEY_CHECK_PATH = "/_front/key"
+ORIGINAL_METHOD = "X-Original-Method"
+KEY_ERROR_HEADER = "X-Key-Error"
 
 
 def load_keys(inline: str, path: str) -> frozenset[str]:
@@ -106,7 +117,8 @@ def client_address(incoming: Request) -> str:
 
 def require_api_keys(app: Flask, keys: frozenset[str]) -> None:
     """Answer a POST without a valid key, or any request with an invalid one, with 403 JSON;
-    do nothing when ``keys`` is empty."""
+    do nothing when ``keys`` is empty. Also answers the front's ``KEY_CHECK_PATH`` (not a
+    route of the app's: only the front, on loopback, has a use for it)."""
     if not keys:
         return
     bad_keys = BadKeys()
@@ -114,18 +126,21 @@ def require_api_keys(app: Flask, keys: frozenset[str]) -> None:
     @app.before_request
     def _check_key():
         given = request.headers.get(HEADER)
-        if request.method != "POST" and given is None:
-            return None
+        checking = request.path == KEY_CHECK_PATH
+        method = request.headers.get(ORIGINAL_METHOD, "POST") if checking else request.method
+        let_in = ("", 204) if checking else None
+        if method != "POST" and given is None:
+            return let_in
         client = client_address(request)
         locked = bad_keys.locked_for(client)
         if locked > 0:
-            return error_response(429, "too_many_wrong_keys",
-                                  "Too many wrong API keys from here; try again later.",
-                                  {"Retry-After": str(math.ceil(locked))})
+            return let_in if checking else error_response(
+                429, "too_many_wrong_keys", "Too many wrong API keys from here; try again later.",
+                {"Retry-After": str(math.ceil(locked))})
         if is_valid_key(given, keys):
-            return None
-        if given is None:
-            return error_response(403, "api_key_missing",
-                                  f"This service needs an API key in the {HEADER} header.")
-        bad_keys.failed(client)
-        return error_response(403, "api_key_invalid", f"The {HEADER} header holds no valid key.")
+            return let_in
+        code = "api_key_missing" if given is None else "api_key_invalid"
+        if given is not None:
+            bad_keys.failed(client)
+        return error_response(403, code, KEY_ERRORS[code],
+                              {KEY_ERROR_HEADER: code} if checking else None)

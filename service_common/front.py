@@ -10,7 +10,9 @@ that has fully arrived, and its answer is buffered back the same way.
 folder and runs ``nginx`` in the foreground beside gunicorn (Debian's ``nginx-light``;
 scripts/setup.sh and deploy/Containerfile install it). Errors nginx answers
 itself (a header or body too slow, too large, a malformed chunk) are JSON in the service's shape,
-or remove.bg's under ``/v1.0/``.
+or remove.bg's under ``/v1.0/``. Where the service has API keys, nginx asks it about each
+request's key once the headers are in (``api_keys.KEY_CHECK_PATH``) and refuses a wrong or
+missing one with the service's own 403 before reading the upload.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ import os
 import shutil
 from pathlib import Path
 
+from background_replacement.service_common.api_keys import (
+    KEY_CHECK_PATH,
+    KEY_ERRORS,
+    ORIGINAL_METHOD,
+)
 from background_replacement.service_common.http import SECURITY_HEADERS
 from background_replacement.service_common.settings import ServiceSettings
 
@@ -39,22 +46,51 @@ FRONT_ERRORS = {
 
 
 def _error_bodies(folder: Path) -> None:
-    """One JSON file per status in the service's shape and in remove.bg's (``removebg/``)."""
+    """One JSON file per status, and one per refused key's code, in the service's shape and in
+    remove.bg's (``removebg/``)."""
     (folder / "removebg").mkdir(parents=True)
-    for status, (code, message) in FRONT_ERRORS.items():
-        shown = 400 if status == 494 else status
-        (folder / f"{shown}.json").write_text(
+    named = {str(400 if status == 494 else status): error
+             for status, error in FRONT_ERRORS.items()}
+    named |= {code: (code, message) for code, message in KEY_ERRORS.items()}
+    for name, (code, message) in named.items():
+        (folder / f"{name}.json").write_text(
             json.dumps({"error": {"code": code, "message": message}}))
-        (folder / "removebg" / f"{shown}.json").write_text(
+        (folder / "removebg" / f"{name}.json").write_text(
             json.dumps({"errors": [{"title": message, "code": code}]}))
 
 
-def _error_pages(prefix: str, indent: str) -> str:
+def _error_pages(prefix: str, indent: str, check_keys: bool = False) -> str:
     lines = []
     for status in FRONT_ERRORS:
         shown = 400 if status == 494 else status
         lines.append(f"{indent}error_page {status} ={shown} /_front_errors/{prefix}{shown}.json;")
+    if check_keys:  # the key check's 403 names its code: the service's body for it; a check
+        # that got no answer (the service down) is nginx's 500: as 502, the service's absence
+        lines.append(f"{indent}error_page 403 =403 /_front_errors/{prefix}$key_error.json;")
+        lines.append(f"{indent}error_page 500 =502 /_front_errors/{prefix}502.json;")
     return "\n".join(lines)
+
+
+def _key_check(check_keys: bool, indent: str) -> str:
+    """The lines that make a location ask the service about the key first."""
+    if not check_keys:
+        return ""
+    return (f"{indent}auth_request {KEY_CHECK_PATH};\n"
+            f"{indent}auth_request_set $key_error $upstream_http_x_key_error;")
+
+
+_KEY_CHECK_LOCATION = f"""location = {KEY_CHECK_PATH} {{
+            internal;
+            proxy_pass http://service;
+            proxy_method GET;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header {ORIGINAL_METHOD} $request_method;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}"""
 
 
 _PROXY = f"""proxy_pass http://service;
@@ -66,9 +102,11 @@ _PROXY = f"""proxy_pass http://service;
             proxy_read_timeout {UPSTREAM_READ_TIMEOUT_S}s;"""
 
 
-def nginx_config(listen: str, upstream: str, folder: Path, max_body_bytes: int) -> str:
+def nginx_config(listen: str, upstream: str, folder: Path, max_body_bytes: int,
+                 check_keys: bool = False) -> str:
     """The nginx configuration: ``listen`` (host:port) in front of ``upstream`` (host:port),
-    bodies up to ``max_body_bytes``, temporary files and error bodies under ``folder``."""
+    bodies up to ``max_body_bytes``, temporary files and error bodies under ``folder``; with
+    ``check_keys``, each request's key checked by the service before its body is read."""
     headers = "\n".join(f'            add_header {name} "{value}" always;'
                         for name, value in SECURITY_HEADERS.items())
     temp = "\n".join(f"    {kind}_temp_path {folder}/{kind};"
@@ -95,11 +133,15 @@ http {{
 {_error_pages("", "        ")}
         location / {{
             {_PROXY}
+{_key_check(check_keys, "            ")}
+{_error_pages("", "            ", check_keys)}
         }}
         location /v1.0/ {{
             {_PROXY}
-{_error_pages("removebg/", "            ")}
+{_key_check(check_keys, "            ")}
+{_error_pages("removebg/", "            ", check_keys)}
         }}
+        {_KEY_CHECK_LOCATION if check_keys else ""}
         location ^~ /_front_errors/ {{
             internal;
             alias {folder}/errors/;
@@ -128,7 +170,9 @@ def prepare_front(listen: str, upstream: str, folder: Path,
     _error_bodies(folder / "errors")
     # Uploads: image, background, trimap and hint, as the matting service accepts them.
     max_body = 4 * settings.max_upload_bytes + 1024 * 1024
-    (folder / "nginx.conf").write_text(nginx_config(listen, upstream, folder, max_body))
+    check_keys = bool(settings.api_keys or settings.api_keys_file)
+    (folder / "nginx.conf").write_text(nginx_config(listen, upstream, folder, max_body,
+                                                    check_keys))
     if os.geteuid() == 0:  # nginx's workers then run as nobody: let them use the folder
         import pwd
 

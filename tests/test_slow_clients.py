@@ -3,6 +3,7 @@ workers and their in-flight slots stay free, and its time limits end them."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -91,3 +92,64 @@ def test_slow_and_stalled_clients_cost_the_service_nothing(production_services, 
         # The front's header time limit ends the dribblers, whatever they still send.
         time.sleep(max(0.0, opened + HEADER_TIMEOUT_S + 2 - time.monotonic()))
         assert all(_ended_by_server(sock) for sock in dribblers)
+
+
+def _answer(sock: socket.socket) -> tuple[int, bytes]:
+    """The status and body of one HTTP/1.1 answer read from ``sock`` (Content-Length framed)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, f"closed without an answer: {data!r}"
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    length = next(int(line.split(":", 1)[1]) for line in lines
+                  if line.lower().startswith("content-length:"))
+    while len(body) < length:
+        chunk = sock.recv(4096)
+        assert chunk, "closed in the middle of the body"
+        body += chunk
+    return int(lines[0].split()[1]), body[:length]
+
+
+@pytest.mark.parametrize(("path", "key", "code"), [
+    ("/matte", "wrong-key-0123456789", "api_key_invalid"),
+    ("/matte", None, "api_key_missing"),
+    ("/v1.0/removebg", "wrong-key-0123456789", "api_key_invalid"),
+])
+def test_the_front_refuses_a_wrong_key_before_the_upload_is_sent(production_services, path,
+                                                                 key, code):
+    """Headers that promise 20 MB with a wrong or missing key are answered 403, in the shape
+    of the route, as soon as they are in: the client need not send (nor the front buffer) the
+    upload. Without the front's key check nginx waits for the body first."""
+    with socket.create_connection(("127.0.0.1", production_services.port), timeout=30) as sock:
+        keyed = f"{API_KEY_HEADER}: {key}\r\n" if key else ""
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\n{keyed}"
+                     "Content-Type: multipart/form-data; boundary=b\r\n"
+                     "Content-Length: 20000000\r\n\r\n".encode())
+        sock.settimeout(HEADER_TIMEOUT_S / 2)  # nginx would wait its body timeout (10 s)
+        status, body = _answer(sock)
+    assert status == 403
+    answer = json.loads(body)
+    found = answer["errors"][0]["code"] if path.startswith("/v1.0/") \
+        else answer["error"]["code"]
+    assert found == code, answer
+
+
+def test_the_front_logs_each_request_once_and_its_refused_keys(production_services,
+                                                               astronaut_png):
+    """Each keyed request is logged once, not once more for the front's key check that let it
+    in; a key the check refused is logged as that check's 403."""
+    marker = f"/healthz?probe={time.monotonic_ns()}"
+    assert requests.get(production_services.url + marker,
+                        headers={API_KEY_HEADER: PRODUCTION_KEY}, timeout=10).status_code == 200
+    refused = requests.post(production_services.url + "/matte", files={"image": astronaut_png},
+                            headers={API_KEY_HEADER: "wrong-key-0123456789"}, timeout=30)
+    assert refused.status_code == 403
+    deadline = time.monotonic() + 5
+    while "/_front/key" not in production_services.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = production_services.log().splitlines()
+    assert sum(marker in line for line in lines) == 1
+    checks = [line for line in lines if "/_front/key" in line]
+    assert checks and all(" 403 " in line for line in checks), checks[-3:]
