@@ -32,7 +32,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     exit 1
   fi
   echo "setup: installing the project and its dependencies into .venv (a few minutes the first time)"
-  if ! .venv/bin/python -m pip install --disable-pip-version-check --no-cache-dir -e '.[all]' \
+  if ! .venv/bin/python -m pip install --disable-pip-version-check --no-cache-dir -e '.[all,dev]' \
       >.venv/pip-install.log 2>&1; then
     grep -v "^WARNING: Location" .venv/pip-install.log | tail -n 40 >&2
     echo "setup: pip install failed; the whole log is .venv/pip-install.log" >&2

@@ -116,3 +116,20 @@ def test_the_design_path_keeps_torch_in_its_extra():
         "optional-dependencies"]
     assert any(pin.startswith("torch==") for pin in extras["design"])
     assert not any(pin.split("=")[0] in TORCH for pin in extras["embedded"])
+
+
+def test_no_extra_but_dev_brings_the_gpl_heic_encoder():
+    """pillow-heif bundles x265 (GPL-2.0): only the test tools' extra may name it, and ``all``,
+    every feature, does not include that extra."""
+    import tomllib
+
+    extras = tomllib.loads(Path(ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    assert any(pin.startswith("pillow-heif==") for pin in extras["dev"])
+    for name, pins in extras.items():
+        if name == "dev":
+            continue
+        assert not any(pin.startswith("pillow-heif") for pin in pins), name
+        for pin in pins:
+            included = re.findall(r"^background-replacement\[(.*)\]$", pin)
+            assert not included or "dev" not in included[0].split(","), (name, pin)
