@@ -24,6 +24,7 @@ from pathlib import Path
 
 from background_replacement.service_common.api_keys import (
     KEY_CHECK_PATH,
+    KEY_ERROR_HEADER,
     KEY_ERRORS,
     ORIGINAL_METHOD,
 )
@@ -71,12 +72,17 @@ def _error_pages(prefix: str, indent: str, check_keys: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _upstream_header(name: str) -> str:
+    """nginx's variable for a header of the upstream's answer."""
+    return "$upstream_http_" + name.lower().replace("-", "_")
+
+
 def _key_check(check_keys: bool, indent: str) -> str:
     """The lines that make a location ask the service about the key first."""
     if not check_keys:
         return ""
     return (f"{indent}auth_request {KEY_CHECK_PATH};\n"
-            f"{indent}auth_request_set $key_error $upstream_http_x_key_error;")
+            f"{indent}auth_request_set $key_error {_upstream_header(KEY_ERROR_HEADER)};")
 
 
 _KEY_CHECK_LOCATION = f"""location = {KEY_CHECK_PATH} {{
