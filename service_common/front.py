@@ -27,6 +27,7 @@ from background_replacement.service_common.api_keys import (
     KEY_ERROR_HEADER,
     KEY_ERRORS,
     ORIGINAL_METHOD,
+    load_keys,
 )
 from background_replacement.service_common.http import SECURITY_HEADERS
 from background_replacement.service_common.settings import ServiceSettings
@@ -171,12 +172,15 @@ def nginx_command(folder: Path) -> list[str]:
 
 def prepare_front(listen: str, upstream: str, folder: Path,
                   settings: ServiceSettings | None = None) -> None:
-    """Write the configuration and error bodies into ``folder`` (an empty one)."""
+    """Write the configuration and error bodies into ``folder`` (an empty one); ``ValueError``
+    when the API keys configured cannot be read."""
     settings = settings or ServiceSettings.load()
     _error_bodies(folder / "errors")
     # Uploads: image, background, trimap and hint, as the matting service accepts them.
     max_body = 4 * settings.max_upload_bytes + 1024 * 1024
-    check_keys = bool(settings.api_keys or settings.api_keys_file)
+    # The keys as the service reads them: a blank API_KEYS means none, and an unreadable file
+    # stops the command here, with the service's own message, before anything starts.
+    check_keys = bool(load_keys(settings.api_keys, settings.api_keys_file))
     (folder / "nginx.conf").write_text(nginx_config(listen, upstream, folder, max_body,
                                                     check_keys))
     if os.geteuid() == 0:  # nginx's workers then run as nobody: let them use the folder

@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="front-"))
     try:
         processes = _start(args, folder)
-    except RuntimeError as exc:  # nginx is missing
+    except (RuntimeError, ValueError) as exc:  # nginx is missing; the keys cannot be read
         shutil.rmtree(folder, ignore_errors=True)
         print(f"remove-background-services: {exc}", file=sys.stderr)
         return 1

@@ -4,9 +4,12 @@ reaches a log."""
 
 from __future__ import annotations
 
+import pytest
 import requests
 
+from background_replacement.service_common.front import prepare_front
 from background_replacement.service_common.protocol import API_KEY_HEADER
+from background_replacement.service_common.settings import ServiceSettings
 from tests.conftest import PRODUCTION_KEY
 
 
@@ -47,3 +50,17 @@ def test_no_key_in_the_logs(production_services, astronaut_png):
     assert "/matte" in log and "/trimap" in log  # both services log to it
     assert "api_key=***" in log
     assert PRODUCTION_KEY not in log
+
+
+def test_the_front_checks_keys_exactly_when_the_service_has_some(tmp_path):
+    """The front asks for a key check only where the service registers one: a blank
+    ``API_KEYS`` is no key for either (the front's check would otherwise find no answerer and
+    fail every request), and an unreadable key file stops the command before anything starts."""
+    for keys, checked in ((" , ", False), ("", False), ("a-key", True)):
+        folder = tmp_path / f"front-{checked}-{len(keys)}"
+        folder.mkdir()
+        prepare_front("127.0.0.1:1", "127.0.0.1:2", folder, ServiceSettings(api_keys=keys))
+        assert ("auth_request" in (folder / "nginx.conf").read_text()) is checked, repr(keys)
+    with pytest.raises(ValueError, match="API_KEYS_FILE"):
+        prepare_front("127.0.0.1:1", "127.0.0.1:2", tmp_path,
+                      ServiceSettings(api_keys_file=str(tmp_path / "missing")))
