@@ -28,11 +28,18 @@ _INDICES = re.compile(r"^\d{1,4}(,\d{1,4})*$")
 _POINT = re.compile(r"^(-?\d{1,6}(?:\.\d+)?),(-?\d{1,6}(?:\.\d+)?)$")
 
 
-def mask_height(mask: np.ndarray) -> int:
-    """Rows from the top to the bottom of a person's mask (where it reaches
-    ``MASK_THRESHOLD``); 0 for an empty mask."""
+def mask_rows(mask: np.ndarray) -> tuple[int, int] | None:
+    """The first and last rows where a person's mask reaches ``MASK_THRESHOLD``; None for an
+    empty mask."""
     rows = np.flatnonzero((mask >= MASK_THRESHOLD).any(axis=1))
-    return int(rows[-1] - rows[0] + 1) if rows.size else 0
+    return (int(rows[0]), int(rows[-1])) if rows.size else None
+
+
+def mask_height(mask: np.ndarray) -> int:
+    """Rows from the top to the bottom of a person's mask (``mask_rows``); 0 for an empty
+    mask."""
+    rows = mask_rows(mask)
+    return rows[1] - rows[0] + 1 if rows else 0
 
 
 class NoSuchPerson(LookupError):

@@ -8,13 +8,14 @@ own mask, also where people touch or overlap.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from background_replacement.people import MASK_THRESHOLD, People, mask_height
+from background_replacement.people import MASK_THRESHOLD, People, mask_rows
 from background_replacement.segmenters.pose_graphs import Box, Detection, PoseGraphs
 from background_replacement.segmenters.selfie import SelfieSegmenter, nearest_region
 
@@ -132,16 +133,19 @@ class Body:
         """float32 4×2: the shoulders and hips, pixels."""
         return self.landmarks[list(TORSO), :2]
 
+    @functools.cached_property
+    def _rows(self) -> tuple[int, int] | None:
+        return mask_rows(self.mask)  # read once: the size rules ask for both, body by body
+
     @property
     def height(self) -> int:
         """Rows from the top to the bottom of the mask (≥ ``MASK_THRESHOLD``)."""
-        return mask_height(self.mask)
+        return self._rows[1] - self._rows[0] + 1 if self._rows else 0
 
     @property
     def feet(self) -> int:
         """The mask's lowest row (≥ ``MASK_THRESHOLD``); 0 for an empty mask."""
-        rows = np.flatnonzero((self.mask >= MASK_THRESHOLD).any(axis=1))
-        return int(rows[-1]) if rows.size else 0
+        return self._rows[1] if self._rows else 0
 
 
 # Why the head must lie in the detected body (``person_score``): on the probability's mean IoU,
