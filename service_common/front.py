@@ -47,12 +47,16 @@ FRONT_ERRORS = {
 }
 
 
+def _shown(status: int) -> int:
+    """The status a client gets for one nginx answers: 494 (headers too large) as 400."""
+    return 400 if status == 494 else status
+
+
 def _error_bodies(folder: Path) -> None:
     """One JSON file per status, and one per refused key's code, in the service's shape and in
     remove.bg's (``removebg/``)."""
     (folder / "removebg").mkdir(parents=True)
-    named = {str(400 if status == 494 else status): error
-             for status, error in FRONT_ERRORS.items()}
+    named = {str(_shown(status)): error for status, error in FRONT_ERRORS.items()}
     named |= {code: (code, message) for code, message in KEY_ERRORS.items()}
     for name, (code, message) in named.items():
         (folder / f"{name}.json").write_text(
@@ -64,7 +68,7 @@ def _error_bodies(folder: Path) -> None:
 def _error_pages(prefix: str, indent: str, check_keys: bool = False) -> str:
     lines = []
     for status in FRONT_ERRORS:
-        shown = 400 if status == 494 else status
+        shown = _shown(status)
         lines.append(f"{indent}error_page {status} ={shown} /_front_errors/{prefix}{shown}.json;")
     if check_keys:  # the key check's 403 names its code: the service's body for it; a check
         # that got no answer (the service down) is nginx's 500: as 502, the service's absence
