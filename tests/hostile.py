@@ -1,8 +1,11 @@
-"""Hostile and broken uploads, made here, for the corpus and fuzz tests."""
+"""Hostile and broken uploads, made here, for the corpus and fuzz tests, and a raw HTTP request
+to send what a client library would not."""
 
 from __future__ import annotations
 
 import io
+import json
+import socket
 import struct
 import zlib
 
@@ -72,3 +75,19 @@ def multipart(parts: list[tuple[bytes, bytes | None, bytes]],
         body += content + b"\r\n"
     body += b"--" + boundary + b"--\r\n"
     return body, "multipart/form-data; boundary=" + boundary.decode()
+
+
+def raw_request(port: int, head: str, body: bytes, timeout: float = 30) -> tuple[int, dict]:
+    """Send bytes as they are to 127.0.0.1:``port``; the answer's status and JSON body
+    (``TimeoutError`` when none comes within ``timeout`` seconds)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) == 0:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    head_bytes, _, rest = answer.partition(b"\r\n\r\n")
+    status = int(head_bytes.split()[1])
+    return status, json.loads(rest[rest.index(b"{"):rest.rindex(b"}") + 1])

@@ -3,14 +3,12 @@ gunicorn alike, and every answer carries the headers that keep browsers from gue
 
 from __future__ import annotations
 
-import json
-import socket
-
 import pytest
 import requests
 
 from background_replacement.service_common.protocol import API_KEY_HEADER
 from tests.conftest import PRODUCTION_KEY
+from tests.hostile import raw_request
 
 pytestmark = pytest.mark.slow
 
@@ -23,21 +21,6 @@ def gunicorn_matting(start_session_service, segmentation_service):
     return start_session_service("matting_api", {"MATTER": "closed-form",
                                                  "SEGMENTATION_URL": segmentation_service.url},
                                  server="gunicorn")
-
-
-def raw_request(port: int, head: str, body: bytes) -> tuple[int, dict]:
-    """Send bytes as they are; the answer's status and JSON body."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
-        answer = b""
-        while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) == 0:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            answer += chunk
-    head_bytes, _, rest = answer.partition(b"\r\n\r\n")
-    status = int(head_bytes.split()[1])
-    return status, json.loads(rest[rest.index(b"{"):rest.rindex(b"}") + 1])
 
 
 def bad_chunk_head(path: str) -> str:

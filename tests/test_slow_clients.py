@@ -3,7 +3,6 @@ workers and their in-flight slots stay free, and its time limits end them."""
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
@@ -16,6 +15,7 @@ import requests
 from background_replacement.service_common.front import HEADER_TIMEOUT_S
 from background_replacement.service_common.protocol import API_KEY_HEADER
 from tests.conftest import PRODUCTION_KEY
+from tests.hostile import raw_request
 
 pytestmark = pytest.mark.slow
 
@@ -94,24 +94,6 @@ def test_slow_and_stalled_clients_cost_the_service_nothing(production_services, 
         assert all(_ended_by_server(sock) for sock in dribblers)
 
 
-def _answer(sock: socket.socket) -> tuple[int, bytes]:
-    """The status and body of one HTTP/1.1 answer read from ``sock`` (Content-Length framed)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
-        assert chunk, f"closed without an answer: {data!r}"
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    length = next(int(line.split(":", 1)[1]) for line in lines
-                  if line.lower().startswith("content-length:"))
-    while len(body) < length:
-        chunk = sock.recv(4096)
-        assert chunk, "closed in the middle of the body"
-        body += chunk
-    return int(lines[0].split()[1]), body[:length]
-
-
 @pytest.mark.parametrize(("path", "key", "code"), [
     ("/matte", "wrong-key-0123456789", "api_key_invalid"),
     ("/matte", None, "api_key_missing"),
@@ -122,15 +104,13 @@ def test_the_front_refuses_a_wrong_key_before_the_upload_is_sent(production_serv
     """Headers that promise 20 MB with a wrong or missing key are answered 403, in the shape
     of the route, as soon as they are in: the client need not send (nor the front buffer) the
     upload. Without the front's key check nginx waits for the body first."""
-    with socket.create_connection(("127.0.0.1", production_services.port), timeout=30) as sock:
-        keyed = f"{API_KEY_HEADER}: {key}\r\n" if key else ""
-        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\n{keyed}"
-                     "Content-Type: multipart/form-data; boundary=b\r\n"
-                     "Content-Length: 20000000\r\n\r\n".encode())
-        sock.settimeout(HEADER_TIMEOUT_S / 2)  # nginx would wait its body timeout (10 s)
-        status, body = _answer(sock)
+    keyed = f"{API_KEY_HEADER}: {key}\n" if key else ""
+    head = (f"POST {path} HTTP/1.1\nHost: x\n{keyed}Content-Type: multipart/form-data; "
+            "boundary=b\nContent-Length: 20000000\n")
+    # Nothing of the body is sent; nginx would wait its body timeout (10 s) for it.
+    status, answer = raw_request(production_services.port, head, b"",
+                                 timeout=HEADER_TIMEOUT_S / 2)
     assert status == 403
-    answer = json.loads(body)
     found = answer["errors"][0]["code"] if path.startswith("/v1.0/") \
         else answer["error"]["code"]
     assert found == code, answer
