@@ -196,16 +196,20 @@ def bomb_probes(service: Production) -> dict[str, str]:
         }
 
 
+def raw(port: int, request: bytes) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        return sock.recv(200).split(b"\r\n", 1)[0].decode(errors="replace")
+
+
 def answered_after_headers(port: int, head: bytes) -> str:
     """The status line answered to ``head`` alone (its body never sent), and how soon."""
-    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
-        sock.sendall(head)
-        started = time.monotonic()
-        try:
-            first = sock.recv(200).split(b"\r\n", 1)[0].decode(errors="replace")
-        except TimeoutError:
-            return "no answer in 15 s"
-        return f"{first or 'closed'} after {time.monotonic() - started:.1f} s"
+    started = time.monotonic()
+    try:
+        first = raw(port, head)
+    except TimeoutError:
+        return "no answer in 30 s"
+    return f"{first or 'closed'} after {time.monotonic() - started:.1f} s"
 
 
 def key_probes(service: Production) -> dict[str, str]:
@@ -228,12 +232,6 @@ def format_probes(service: Production) -> dict[str, str]:
     answers = {fmt: matte(service.url, {"image": data}) for fmt, data in formats.items()}
     return {"ICO TGA PCX SGI DDS PPM QOI JP2 XBM EPS to /matte":
             " ".join(str(status) for status in answers.values())}
-
-
-def raw(port: int, request: bytes) -> str:
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(request)
-        return sock.recv(200).split(b"\r\n", 1)[0].decode(errors="replace")
 
 
 def small_probes(service: Production) -> dict[str, str]:

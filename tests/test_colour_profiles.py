@@ -15,6 +15,7 @@ from testing.icc import wide_gamut_profile
 from tests.conftest import EXAMPLES
 
 WIDE = wide_gamut_profile()
+WIDE_PROFILE = ImageCms.ImageCmsProfile(io.BytesIO(WIDE))
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 SAVE_OPTIONS = {"PNG": {}, "JPEG": {"quality": 100, "subsampling": 0},
                 "WEBP": {"lossless": True}, "TIFF": {}, "AVIF": {"quality": 100},
@@ -31,7 +32,7 @@ def astronaut() -> Image.Image:
 
 def in_wide_gamut(image: Image.Image) -> Image.Image:
     """The same colours as ``image`` (sRGB), expressed in the wide-gamut profile's numbers."""
-    return ImageCms.profileToProfile(image, SRGB, ImageCms.ImageCmsProfile(io.BytesIO(WIDE)),
+    return ImageCms.profileToProfile(image, SRGB, WIDE_PROFILE,
                                      renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
                                      outputMode=image.mode)
 
